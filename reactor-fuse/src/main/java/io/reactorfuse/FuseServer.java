@@ -1,0 +1,326 @@
+package io.reactorfuse;
+
+import io.reactorfuse.internal.dispatch.InitOptions;
+import io.reactorfuse.ops.FuseInit;
+import io.reactorfuse.ops.Request;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.function.Consumer;
+import reactor.core.publisher.Mono;
+
+/**
+ * Mounts a {@link FuseOps} filesystem. Immutable: every setter returns a new builder, and checks
+ * its value at once.
+ *
+ * <pre>{@code
+ * FuseMount mount = FuseServer.create()
+ *     .mountPoint(Path.of("/tmp/m"))
+ *     .fsName("memfs")
+ *     .handle(new MemFs())
+ *     .mountNow();
+ * mount.onDispose().block(); // until someone runs umount /tmp/m
+ * }</pre>
+ */
+public final class FuseServer {
+  /** The kernel's limit for one WRITE with FUSE_MAX_PAGES (256 pages). */
+  public static final int MAX_WRITE_LIMIT = 1 << 20;
+
+  private final ServerConfig config;
+
+  private FuseServer(ServerConfig config) {
+    this.config = config;
+  }
+
+  /** A builder with the defaults: 1 MiB writes, async reads, parallel dirops, 30 s INIT wait. */
+  public static FuseServer create() {
+    return new FuseServer(new ServerConfig());
+  }
+
+  private FuseServer with(Consumer<ServerConfig> change) {
+    ServerConfig copy = config.copy();
+    change.accept(copy);
+    return new FuseServer(copy);
+  }
+
+  private static IllegalArgumentException invalid(String format, Object... args) {
+    return new IllegalArgumentException(String.format(format, args));
+  }
+
+  /** The directory to mount on; it must exist. */
+  public FuseServer mountPoint(Path mountPoint) {
+    Objects.requireNonNull(mountPoint, "mountPoint");
+    return with(c -> c.mountPoint = mountPoint.toAbsolutePath().normalize());
+  }
+
+  /** The filesystem to serve. */
+  public FuseServer handle(FuseOps ops) {
+    Objects.requireNonNull(ops, "ops");
+    return with(c -> c.ops = ops);
+  }
+
+  /** The mount's source, shown by mount(8) and df (default "reactor-fuse"). */
+  public FuseServer fsName(String fsName) {
+    checkOptionValue("fsName", fsName);
+    return with(c -> c.fsName = fsName);
+  }
+
+  /** The type suffix: the mount shows as {@code fuse.<subtype>} (default: plain "fuse"). */
+  public FuseServer subtype(String subtype) {
+    checkOptionValue("subtype", subtype);
+    return with(c -> c.subtype = subtype);
+  }
+
+  private static void checkOptionValue(String name, String value) {
+    Objects.requireNonNull(value, name);
+    if (value.isEmpty() || value.chars().anyMatch(ch -> ch == ',' || ch == '=' || ch <= ' ')) {
+      throw invalid("%s must be non-empty without commas, '=' or white space, got \"%s\"", name,
+          value);
+    }
+  }
+
+  /** Let users other than the mounting one use the mount (mount option allow_other). */
+  public FuseServer allowOther(boolean allowOther) {
+    return with(c -> c.allowOther = allowOther);
+  }
+
+  /** Let the kernel check permissions from the mode bits (mount option default_permissions). */
+  public FuseServer defaultPermissions(boolean defaultPermissions) {
+    return with(c -> c.defaultPermissions = defaultPermissions);
+  }
+
+  /** Mount read-only. */
+  public FuseServer readOnly(boolean readOnly) {
+    return with(c -> c.readOnly = readOnly);
+  }
+
+  /** Ignore set-user-id and set-group-id bits (MS_NOSUID). */
+  public FuseServer noSuid(boolean noSuid) {
+    return with(c -> c.noSuid = noSuid);
+  }
+
+  /** Do not interpret device files (MS_NODEV). */
+  public FuseServer noDev(boolean noDev) {
+    return with(c -> c.noDev = noDev);
+  }
+
+  /** The largest READ the kernel sends, in bytes (mount option max_read; 0: the kernel's). */
+  public FuseServer maxRead(int maxRead) {
+    if (maxRead < 0) {
+      throw invalid("maxRead must be 0 (the kernel's default) or positive, got %d", maxRead);
+    }
+    return with(c -> c.maxRead = maxRead);
+  }
+
+  /** The mount's owner uid (mount option user_id; default: this process's uid). */
+  public FuseServer userId(int uid) {
+    if (uid < 0) {
+      throw invalid("userId must be >= 0, got %d", uid);
+    }
+    return with(c -> c.userId = uid);
+  }
+
+  /** The mount's owner gid (mount option group_id; default: this process's gid). */
+  public FuseServer groupId(int gid) {
+    if (gid < 0) {
+      throw invalid("groupId must be >= 0, got %d", gid);
+    }
+    return with(c -> c.groupId = gid);
+  }
+
+  /** The largest WRITE, 4 KiB to 1 MiB (default 1 MiB). Each read buffer is this plus 4 KiB. */
+  public FuseServer maxWrite(int bytes) {
+    if (bytes < 4096 || bytes > MAX_WRITE_LIMIT) {
+      throw invalid("maxWrite must be between 4096 and %d bytes (the kernel's limit), got %d",
+          MAX_WRITE_LIMIT, bytes);
+    }
+    return with(c -> c.maxWrite = bytes);
+  }
+
+  /** Readahead limit in bytes (default: whatever the kernel offers). */
+  public FuseServer maxReadahead(int bytes) {
+    if (bytes < 0) {
+      throw invalid("maxReadahead must be >= 0, got %d", bytes);
+    }
+    return with(c -> c.maxReadahead = bytes);
+  }
+
+  /** How many background requests (readahead, async writes) the kernel may queue (default 64). */
+  public FuseServer maxBackground(int requests) {
+    if (requests < 1 || requests > 65535) {
+      throw invalid("maxBackground must be between 1 and 65535, got %d", requests);
+    }
+    return with(c -> c.maxBackground = requests);
+  }
+
+  /** The background queue length at which the kernel reports congestion (default 48). */
+  public FuseServer congestionThreshold(int requests) {
+    if (requests < 1 || requests > 65535) {
+      throw invalid("congestionThreshold must be between 1 and 65535, got %d", requests);
+    }
+    return with(c -> c.congestionThreshold = requests);
+  }
+
+  /** Timestamp granularity in nanoseconds: a power of ten from 1 to 1,000,000,000. */
+  public FuseServer timeGranularity(Duration granularity) {
+    long ns = granularity.toNanos();
+    long p = 1;
+    while (p < ns) {
+      p *= 10;
+    }
+    if (ns < 1 || ns > 1_000_000_000L || p != ns) {
+      throw invalid("timeGranularity must be a power of ten from 1 ns to 1 s, got %s", granularity);
+    }
+    return with(c -> c.timeGranularity = (int) ns);
+  }
+
+  /** Let the kernel issue several READs of one file at once (default on). */
+  public FuseServer asyncRead(boolean on) {
+    return with(c -> c.asyncRead = on);
+  }
+
+  /** Allow concurrent lookups and readdirs in one directory (default on). */
+  public FuseServer parallelDirops(boolean on) {
+    return with(c -> c.parallelDirops = on);
+  }
+
+  /**
+   * When to use READDIRPLUS. Default: {@link ReaddirplusMode#AUTO} if the ops override
+   * {@code readdirplus}, else {@link ReaddirplusMode#NEVER}.
+   */
+  public FuseServer readdirplus(ReaddirplusMode mode) {
+    Objects.requireNonNull(mode, "mode");
+    return with(c -> c.readdirplus = mode);
+  }
+
+  /** Let the kernel cache writes and send them later (not with kernel passthrough). */
+  public FuseServer writebackCache(boolean on) {
+    return with(c -> c.writebackCache = on);
+  }
+
+  /** Lookups of "." and ".." may be sent (needed for NFS export). */
+  public FuseServer exportSupport(boolean on) {
+    return with(c -> c.exportSupport = on);
+  }
+
+  /** The kernel enforces POSIX ACLs stored in xattrs (implies default_permissions semantics). */
+  public FuseServer posixAcl(boolean on) {
+    return with(c -> c.posixAcl = on);
+  }
+
+  /** O_TRUNC is passed to OPEN instead of a separate SETATTR. */
+  public FuseServer atomicOTrunc(boolean on) {
+    return with(c -> c.atomicOTrunc = on);
+  }
+
+  /** The filesystem clears suid/sgid on write, chown and truncate (killpriv v2). */
+  public FuseServer handleKillprivV2(boolean on) {
+    return with(c -> c.handleKillprivV2 = on);
+  }
+
+  /** The kernel caches symlink targets in the page cache. */
+  public FuseServer cacheSymlinks(boolean on) {
+    return with(c -> c.cacheSymlinks = on);
+  }
+
+  /** An ENOSYS answer to OPEN means "opens always succeed": the kernel stops sending OPEN. */
+  public FuseServer noOpenSupport(boolean on) {
+    return with(c -> c.noOpenSupport = on);
+  }
+
+  /** An ENOSYS answer to OPENDIR means "always succeeds": the kernel stops sending OPENDIR. */
+  public FuseServer noOpendirSupport(boolean on) {
+    return with(c -> c.noOpendirSupport = on);
+  }
+
+  /**
+   * The kernel invalidates cached data only when told (by a notification), not when it sees the
+   * mtime or size change.
+   */
+  public FuseServer explicitInvalData(boolean on) {
+    return with(c -> c.explicitInvalData = on);
+  }
+
+  /** Send POSIX locks (fcntl) to the filesystem (GETLK/SETLK/SETLKW) instead of local locking. */
+  public FuseServer posixLocks(boolean on) {
+    return with(c -> c.posixLocks = on);
+  }
+
+  /** Send flock(2) locks to the filesystem instead of local locking. */
+  public FuseServer flockLocks(boolean on) {
+    return with(c -> c.flockLocks = on);
+  }
+
+  /** Log one line per request and per reply (opcode, unique, node, result, microseconds). */
+  public FuseServer debug(boolean on) {
+    return with(c -> c.debug = on);
+  }
+
+  /** How long {@link #mount()} waits for the kernel's INIT (default 30 s). */
+  public FuseServer initTimeout(Duration timeout) {
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw invalid("initTimeout must be positive, got %s", timeout);
+    }
+    return with(c -> c.initTimeout = timeout);
+  }
+
+  /**
+   * Mounts: opens /dev/fuse, puts it on an event loop, calls mount(2), and completes once the
+   * kernel's INIT is answered. Errors are {@link FuseException}s naming the cause and the fix.
+   */
+  public Mono<FuseMount> mount() {
+    ServerConfig c = config.copy();
+    return Mono.defer(() -> {
+      if (c.mountPoint == null) {
+        return Mono.error(new IllegalStateException(
+            "no mount point: call mountPoint(Path) before mount()"));
+      }
+      if (c.ops == null) {
+        return Mono.error(new IllegalStateException(
+            "no filesystem: call handle(FuseOps) before mount()"));
+      }
+      return MountedSession.mount(c, initOptions(c));
+    });
+  }
+
+  /** {@link #mount()}, blocking until mounted (at most the INIT timeout plus a little). */
+  public FuseMount mountNow() {
+    return mount().block(config.initTimeout.plusSeconds(10));
+  }
+
+  static InitOptions initOptions(ServerConfig c) {
+    long f = 0;
+    f |= c.asyncRead ? FuseInit.ASYNC_READ : 0;
+    f |= c.parallelDirops ? FuseInit.PARALLEL_DIROPS : 0;
+    f |= c.writebackCache ? FuseInit.WRITEBACK_CACHE : 0;
+    f |= c.exportSupport ? FuseInit.EXPORT_SUPPORT : 0;
+    f |= c.posixAcl ? FuseInit.POSIX_ACL : 0;
+    f |= c.atomicOTrunc ? FuseInit.ATOMIC_O_TRUNC : 0;
+    f |= c.handleKillprivV2 ? FuseInit.HANDLE_KILLPRIV_V2 : 0;
+    f |= c.cacheSymlinks ? FuseInit.CACHE_SYMLINKS : 0;
+    f |= c.noOpenSupport ? FuseInit.NO_OPEN_SUPPORT : 0;
+    f |= c.noOpendirSupport ? FuseInit.NO_OPENDIR_SUPPORT : 0;
+    f |= c.explicitInvalData ? FuseInit.EXPLICIT_INVAL_DATA : FuseInit.AUTO_INVAL_DATA;
+    f |= c.posixLocks ? FuseInit.POSIX_LOCKS : 0;
+    f |= c.flockLocks ? FuseInit.FLOCK_LOCKS : 0;
+    f |= FuseInit.HAS_IOCTL_DIR | FuseInit.ABORT_ERROR;
+    ReaddirplusMode rdp = c.readdirplus != null ? c.readdirplus
+        : overrides(c.ops, "readdirplus") ? ReaddirplusMode.AUTO : ReaddirplusMode.NEVER;
+    if (rdp != ReaddirplusMode.NEVER) {
+      f |= FuseInit.DO_READDIRPLUS;
+      f |= rdp == ReaddirplusMode.AUTO ? FuseInit.READDIRPLUS_AUTO : 0;
+    }
+    return new InitOptions(c.maxWrite, c.maxReadahead, c.maxBackground,
+        Math.min(c.congestionThreshold, c.maxBackground), c.timeGranularity, f);
+  }
+
+  /** Whether the ops class implements {@code method} itself rather than using the default. */
+  private static boolean overrides(FuseOps ops, String method) {
+    try {
+      return ops.getClass().getMethod(method, io.reactorfuse.ops.FuseContext.class,
+          Request.Readdir.class).getDeclaringClass() != FuseOps.class;
+    } catch (NoSuchMethodException e) {
+      return false;
+    }
+  }
+}
