@@ -1,16 +1,112 @@
 package io.reactorfuse.samples;
 
+import io.reactorfuse.FuseException;
 import io.reactorfuse.FuseMount;
+import io.reactorfuse.FuseOps;
 import io.reactorfuse.FuseServer;
 import io.reactorfuse.samples.hello.HelloFs;
-import java.nio.file.Path;
+import io.reactorfuse.samples.memfs.MemFs;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.function.UnaryOperator;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-public class Samples {
+/**
+ * The samples' command line: {@code java -jar reactor-fuse-samples.jar hello|memfs MOUNTPOINT}.
+ * Each runs in the foreground until the mount is unmounted ({@code umount MOUNTPOINT}, exit code
+ * 0) or the process is signalled (the mount is detached on the way out).
+ */
+@Command(name = "reactor-fuse-samples", mixinStandardHelpOptions = true,
+    version = "reactor-fuse samples 0.1.0",
+    description = "Sample FUSE filesystems built on reactor-fuse.",
+    subcommands = {Samples.Hello.class, Samples.Memfs.class})
+public final class Samples implements Runnable {
+
   public static void main(String[] args) {
-    FuseMount m = FuseServer.create().mountPoint(Path.of(args[0])).handle(new HelloFs())
-        .debug(args.length > 1).mountNow();
-    System.err.println("mounted " + m.init());
-    m.onDispose().block();
-    System.err.println("unmounted");
+    System.exit(commandLine().execute(args));
+  }
+
+  static CommandLine commandLine() {
+    return new CommandLine(new Samples())
+        .setExecutionExceptionHandler((e, cmd, parsed) -> {
+          // Expected failures (a missing mount point, no permission) get one line, no trace.
+          boolean expected = e instanceof FuseException || e instanceof IllegalArgumentException
+              || e instanceof IllegalStateException;
+          cmd.getErr().println(cmd.getCommandName() + ": " + (expected ? e.getMessage() : e));
+          if (!expected) {
+            e.printStackTrace(cmd.getErr());
+          }
+          return 1;
+        });
+  }
+
+  @Override
+  public void run() {
+    CommandLine.usage(this, System.err);
+  }
+
+  /** Mounts, waits for the end of the session, and reports it. */
+  static int serve(MountOptions options, FuseOps ops, UnaryOperator<FuseServer> extra) {
+    FuseMount mount = extra.apply(options.apply(FuseServer.create())).handle(ops).mountNow();
+    System.err.println("mounted on " + mount.mountPoint() + "; unmount with: umount "
+        + mount.mountPoint());
+    mount.onDispose().block();
+    System.err.println("unmounted " + mount.mountPoint());
+    return 0;
+  }
+
+  @Command(name = "hello", mixinStandardHelpOptions = true,
+      description = "One read-only file, hello, in a read-only root directory.")
+  static final class Hello implements Callable<Integer> {
+    @Mixin MountOptions mount;
+
+    @Override
+    public Integer call() {
+      return serve(mount, new HelloFs(), s -> s.fsName("hello").subtype("hello"));
+    }
+  }
+
+  @Command(name = "memfs", mixinStandardHelpOptions = true,
+      description = "An in-memory read-write filesystem (files, directories, symlinks, hard "
+          + "links, xattrs, rename flags); its content is lost when unmounted.")
+  static final class Memfs implements Callable<Integer> {
+    @Mixin MountOptions mount;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "1",
+        description = "How long the kernel may cache names and attributes; 0 sends every "
+            + "lookup and stat to the daemon (default: ${DEFAULT-VALUE}).")
+    double timeoutSeconds;
+
+    @Override
+    public Integer call() {
+      if (timeoutSeconds < 0) {
+        throw new IllegalArgumentException("--timeout must be >= 0 seconds, got "
+            + timeoutSeconds);
+      }
+      Duration timeout = Duration.ofNanos((long) (timeoutSeconds * 1e9));
+      MemFs fs = new MemFs(timeout, currentUid(), currentGid());
+      return serve(mount, fs, s -> s.fsName("memfs").subtype("memfs").defaultPermissions(true));
+    }
+  }
+
+  private static int currentUid() {
+    return Integer.parseInt(unixId("uid"));
+  }
+
+  private static int currentGid() {
+    return Integer.parseInt(unixId("gid"));
+  }
+
+  private static String unixId(String attribute) {
+    try {
+      Object v = java.nio.file.Files.getAttribute(java.nio.file.Path.of("/proc/self"),
+          "unix:" + attribute);
+      return String.valueOf(v);
+    } catch (java.io.IOException e) {
+      return "0";
+    }
   }
 }
