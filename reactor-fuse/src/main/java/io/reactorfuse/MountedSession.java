@@ -76,19 +76,23 @@ final class MountedSession implements FuseMount {
     Dispatcher dispatcher =
         new Dispatcher(c.ops, options, PooledByteBufAllocator.DEFAULT, c.debug);
     MountedSession session = new MountedSession(c.mountPoint, group, dispatcher);
-    try {
-      session.register(fd, options);
-    } catch (RuntimeException e) {
-      Native.closeQuietly(fd);
-      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-      throw e;
-    }
+    // mount(2) first: before it, the fd belongs to no connection and epoll reports EPOLLERR,
+    // which would end the session before it began. The kernel queues INIT until we listen.
     try {
       Native.mount(c.fsName, c.mountPoint.toString(),
           c.subtype == null ? "fuse" : "fuse." + c.subtype, mountFlags(c), mountData(c, fd));
     } catch (NativeError e) {
-      session.endWithoutMount();
+      Native.closeQuietly(fd);
+      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
       throw mountFailure(c, e);
+    }
+    try {
+      session.register(fd, options);
+    } catch (RuntimeException e) {
+      session.detachQuietly(); // the kernel aborts the connection once the fd is closed
+      Native.closeQuietly(fd);
+      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      throw e;
     }
     session.mounted = true;
     LIVE.add(session);
@@ -184,12 +188,6 @@ final class MountedSession implements FuseMount {
     }
     loop.execute(() -> h.start(registration));
     handle = h;
-  }
-
-  /** mount(2) failed: close the fd (on its loop) and stop the loop. */
-  private void endWithoutMount() {
-    DevFuseHandle h = handle;
-    group.next().execute(h::close);
   }
 
   /** Called on the loop when the session ends (unmounted, aborted, or failed). */

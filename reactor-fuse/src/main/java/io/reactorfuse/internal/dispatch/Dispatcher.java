@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import org.reactivestreams.Publisher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -142,10 +143,10 @@ public final class Dispatcher {
         onInterrupt((Request.Interrupt) req);
         return false;
       case FORGET:
-        noReply(op, ops.forget(ctx, (Request.Forget) req));
+        noReply(op, () -> ops.forget(ctx, (Request.Forget) req));
         return false;
       case BATCH_FORGET:
-        noReply(op, ops.batchForget(ctx, (Request.BatchForget) req));
+        noReply(op, () -> ops.batchForget(ctx, (Request.BatchForget) req));
         return false;
       case NOTIFY_REPLY:
         // Answers to retrieve notifications; nothing asks for them yet.
@@ -154,9 +155,7 @@ public final class Dispatcher {
       case READDIRPLUS: {
         DirectoryReply reply =
             new DirectoryReply(this, channel, op, h.unique(), h.nodeId(), (Request.Readdir) req);
-        start(reply, op == Opcode.READDIR
-            ? ops.readdir(ctx, (Request.Readdir) req)
-            : ops.readdirplus(ctx, (Request.Readdir) req));
+        start(reply, invoke(op, ctx, req, reply));
         return false;
       }
       default: {
@@ -227,6 +226,8 @@ public final class Dispatcher {
       case REMOVEXATTR: return ops.removexattr(c, (Request.Removexattr) r);
       case FLUSH: return ops.flush(c, (Request.Flush) r);
       case OPENDIR: return ops.opendir(c, (Request.Open) r);
+      case READDIR: return ops.readdir(c, (Request.Readdir) r);
+      case READDIRPLUS: return ops.readdirplus(c, (Request.Readdir) r);
       case RELEASEDIR: return ops.releasedir(c, (Request.Release) r);
       case FSYNCDIR: return ops.fsyncdir(c, (Request.Fsync) r);
       case GETLK: return ops.getlk(c, (Request.Lock) r);
@@ -272,8 +273,10 @@ public final class Dispatcher {
     inFlight.remove(f.unique, f);
   }
 
-  private void noReply(Opcode op, Mono<Void> mono) {
+  /** Calls a handler that gets no reply; whatever it throws is logged, never propagated. */
+  private void noReply(Opcode op, Supplier<Mono<Void>> handler) {
     try {
+      Mono<Void> mono = handler.get();
       if (mono != null) {
         mono.subscribe(null, t -> logUnexpected(op, t));
       }
@@ -284,7 +287,7 @@ public final class Dispatcher {
 
   /** READDIRPLUS produced an entry that did not fit: give its lookup back. */
   void forgetUnsent(long nodeId) {
-    noReply(Opcode.FORGET, ops.forget(
+    noReply(Opcode.FORGET, () -> ops.forget(
         new FuseContext(0, nodeId, 0, 0, 0, -1), new Request.Forget(nodeId, 1)));
   }
 

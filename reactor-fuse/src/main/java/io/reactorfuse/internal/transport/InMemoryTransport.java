@@ -80,26 +80,30 @@ public final class InMemoryTransport implements ReplyChannel {
 
   @Override
   public void send(ByteBuf reply) {
+    byte[] out;
     try {
-      record(ByteBufUtil.getBytes(reply));
+      out = ByteBufUtil.getBytes(reply);
     } finally {
       reply.release();
     }
+    record(out);
   }
 
   @Override
   public void send(ByteBuf header, ByteBuf payload) {
+    byte[] out;
     try {
-      byte[] out = new byte[header.readableBytes() + payload.readableBytes()];
+      out = new byte[header.readableBytes() + payload.readableBytes()];
       header.getBytes(header.readerIndex(), out, 0, header.readableBytes());
       payload.getBytes(payload.readerIndex(), out, header.readableBytes(), payload.readableBytes());
-      record(out);
     } finally {
       header.release();
       payload.release();
     }
+    record(out);
   }
 
+  /** Published only after the buffers were released: a test that sees a reply may check leaks. */
   private void record(byte[] reply) {
     synchronized (all) {
       all.add(reply);
