@@ -543,6 +543,11 @@ public final class MemFs implements FuseOps {
 
   @Override
   public Mono<Void> setxattr(FuseContext ctx, Request.Setxattr req) {
+    if (req.name().startsWith("system.")) {
+      // POSIX ACLs live here. memfs keeps none: storing them as plain bytes would make cp -a
+      // believe the permission bits were set through the ACL and skip its chmod.
+      return Errno.EOPNOTSUPP.mono();
+    }
     return locked(() -> {
       Node n = node(req.nodeId());
       Map<String, byte[]> x = n.xattrs == null ? new HashMap<>() : n.xattrs;
