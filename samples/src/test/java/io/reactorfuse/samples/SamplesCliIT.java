@@ -57,6 +57,23 @@ class SamplesCliIT {
   }
 
   @Test
+  void sigterm_detachesTheMountOnTheWayOut() throws Exception {
+    FuseTestSupport.requireFuse();
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        Samples.class.getName(), "memfs", dir.toString()).redirectErrorStream(true).start();
+    try {
+      waitForMount();
+      Files.writeString(dir.resolve("f"), "x");
+      p.destroy(); // SIGTERM
+      assertTrue(p.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS), "still running after SIGTERM");
+      assertTrue(!FuseTestSupport.isMounted(dir), "mount left behind after SIGTERM");
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  @Test
   void missingMountPoint_oneLineErrorAndExitCode1() {
     StringWriter err = new StringWriter();
     CommandLine cli = Samples.commandLine();
@@ -83,7 +100,6 @@ class SamplesCliIT {
       if (System.nanoTime() > deadline) {
         throw new AssertionError("not mounted within " + WAIT);
       }
-      Thread.onSpinWait();
       TimeUnit.MILLISECONDS.sleep(20);
     }
   }

@@ -253,8 +253,17 @@ public final class Dispatcher {
     }
   }
 
+  /** The FuseOps method serving {@code op}: BATCH_FORGET is batchForget. */
   private static String methodName(Opcode op) {
-    return op.name().toLowerCase(java.util.Locale.ROOT);
+    if (op == Opcode.COPY_FILE_RANGE_64) {
+      op = Opcode.COPY_FILE_RANGE; // one method serves both
+    }
+    StringBuilder sb = new StringBuilder();
+    for (String word : op.name().toLowerCase(java.util.Locale.ROOT).split("_")) {
+      sb.append(sb.length() == 0 ? word
+          : Character.toUpperCase(word.charAt(0)) + word.substring(1));
+    }
+    return sb.toString();
   }
 
   @SuppressWarnings("unchecked")
@@ -477,7 +486,8 @@ public final class Dispatcher {
     if (t instanceof ErrnoException) {
       return;
     }
-    logOnce(op, "FuseOps." + methodName(op) + " failed; answered " + Errno.from(t).name()
+    String outcome = op.replies() ? "answered " + Errno.from(t).name() : "no reply is sent";
+    logOnce(op, "FuseOps." + methodName(op) + " failed; " + outcome
         + " (logged once per operation and cause)", t);
   }
 
