@@ -35,10 +35,7 @@ class SamplesCliIT {
 
   @Test
   void memfs_runsUntilUnmountedAndExitsZero() throws Exception {
-    FuseTestSupport.requireFuse();
-    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(
-        () -> Samples.commandLine().execute("memfs", dir.toString()));
-    waitForMount();
+    CompletableFuture<Integer> exit = launch("memfs");
     Files.writeString(dir.resolve("f"), "cli");
     assertEquals("cli", Files.readString(dir.resolve("f")));
     FuseTestSupport.sh("umount " + dir);
@@ -47,13 +44,19 @@ class SamplesCliIT {
 
   @Test
   void hello_servesItsFile() throws Exception {
-    FuseTestSupport.requireFuse();
-    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(
-        () -> Samples.commandLine().execute("hello", dir.toString()));
-    waitForMount();
+    CompletableFuture<Integer> exit = launch("hello");
     assertEquals("Hello, World!\n", Files.readString(dir.resolve("hello")));
     FuseTestSupport.sh("umount " + dir);
     assertEquals(0, exit.get(WAIT.toSeconds(), TimeUnit.SECONDS));
+  }
+
+  /** Runs a sample's command line in this JVM on {@link #dir}; returns its exit code to be. */
+  private CompletableFuture<Integer> launch(String sample) throws Exception {
+    FuseTestSupport.requireFuse();
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(
+        () -> Samples.commandLine().execute(sample, dir.toString()));
+    waitForMount();
+    return exit;
   }
 
   @Test
