@@ -21,6 +21,12 @@ public interface FuseMount {
    */
   FuseInit init();
 
+  /** Sends notifications to the kernel about this mount (cache invalidation, store, ...). */
+  FuseNotifier notifier();
+
+  /** How many /dev/fuse fds (the session fd and its clones) serve this mount. */
+  int threads();
+
   /**
    * Unmounts (umount2 without flags) and completes once the session has ended. Fails with EBUSY
    * while files on the mount are open: close them, or use {@link #unmountLazy()}.

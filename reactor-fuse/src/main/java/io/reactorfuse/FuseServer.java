@@ -256,6 +256,68 @@ public final class FuseServer {
     return with(c -> c.debug = on);
   }
 
+  /**
+   * How many /dev/fuse fds serve the mount: the session fd and {@code n - 1} clones
+   * (FUSE_DEV_IOC_CLONE), each read by its own event loop; a request is answered on the fd that
+   * read it. Default 1. Two clients on two cores go about three times faster with 2.
+   */
+  public FuseServer threads(int n) {
+    if (n < 1 || n > 256) {
+      throw invalid("threads must be between 1 and 256, got %d", n);
+    }
+    return with(c -> c.threads = n);
+  }
+
+  /**
+   * The epoll event loops to serve on (default: a group of {@link #threads} daemon loops made for
+   * this mount and shut down with it). A group passed here is not shut down by the mount. Its
+   * loops must be Netty epoll loops ({@code new MultiThreadIoEventLoopGroup(n,
+   * EpollIoHandler.newFactory())}).
+   */
+  public FuseServer eventLoopGroup(io.netty.channel.IoEventLoopGroup group) {
+    Objects.requireNonNull(group, "group");
+    return with(c -> c.eventLoopGroup = group);
+  }
+
+  /**
+   * Calls every handler method on this scheduler instead of the event loop. For filesystems
+   * whose handlers block (JDBC, plain file I/O, {@code .block()}): a handler that blocks on the
+   * loop stalls every request of that fd. Non-blocking handlers are faster without it: the hop to
+   * another thread costs more than a small handler's work (see perf/README.md).
+   */
+  public FuseServer handlerScheduler(reactor.core.scheduler.Scheduler scheduler) {
+    Objects.requireNonNull(scheduler, "scheduler");
+    return with(c -> c.handlerScheduler = scheduler);
+  }
+
+  /** How to mount: {@link MountMethod#AUTO} (default) picks mount(2) as root, else fusermount3. */
+  public FuseServer mountMethod(MountMethod method) {
+    Objects.requireNonNull(method, "method");
+    return with(c -> c.mountMethod = method);
+  }
+
+  /**
+   * Serves an fd that is already open on /dev/fuse and already mounted on {@link #mountPoint}
+   * (handed over by a supervisor, or inherited): no mount is made. If the kernel's INIT has not
+   * been answered yet it is answered as usual; if an earlier server answered it, pass that
+   * result with {@link #resume(FuseInit)}. The fd should be non-blocking; this mount closes it.
+   */
+  public FuseServer fromFd(int fd) {
+    if (fd < 0) {
+      throw invalid("fromFd needs an open file descriptor (>= 0), got %d", fd);
+    }
+    return with(c -> c.existingFd = fd);
+  }
+
+  /**
+   * With {@link #fromFd}: the INIT result an earlier server of this session negotiated
+   * ({@link FuseMount#init()}); the kernel sends INIT only once per session.
+   */
+  public FuseServer resume(FuseInit negotiated) {
+    Objects.requireNonNull(negotiated, "negotiated");
+    return with(c -> c.resumeInit = negotiated);
+  }
+
   /** How long {@link #mount()} waits for the kernel's INIT (default 30 s). */
   public FuseServer initTimeout(Duration timeout) {
     if (timeout.isNegative() || timeout.isZero()) {
@@ -278,6 +340,10 @@ public final class FuseServer {
       if (c.ops == null) {
         return Mono.error(new IllegalStateException(
             "no filesystem: call handle(FuseOps) before mount()"));
+      }
+      if (c.resumeInit != null && c.existingFd < 0) {
+        return Mono.error(new IllegalStateException(
+            "resume(FuseInit) only makes sense with fromFd(fd): a new mount gets a new INIT"));
       }
       return MountedSession.mount(c, initOptions(c));
     });

@@ -1,23 +1,30 @@
 package io.reactorfuse;
 
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoEventLoopGroup;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
 import io.reactorfuse.internal.dispatch.Dispatcher;
 import io.reactorfuse.internal.dispatch.InitOptions;
+import io.reactorfuse.internal.notify.KernelNotifier;
 import io.reactorfuse.internal.sys.Native;
 import io.reactorfuse.internal.sys.NativeError;
 import io.reactorfuse.internal.transport.DevFuseHandle;
 import io.reactorfuse.ops.FuseInit;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Mono;
@@ -25,8 +32,11 @@ import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
 
 /**
- * One mount: the /dev/fuse fd on its event loop, the dispatcher, and the mount point. Created by
- * {@link FuseServer#mount()}.
+ * One mount: the session fd and its clones, one per event loop, sharing one dispatcher. Created
+ * by {@link FuseServer#mount()}.
+ *
+ * <p>Each fd has its own processing list in the kernel, so a request's reply goes to the fd that
+ * read it; the session ends when every fd has seen the end (each gets ENODEV on its own).
  */
 final class MountedSession implements FuseMount {
   private static final Logger log = LoggerFactory.getLogger(MountedSession.class);
@@ -38,16 +48,23 @@ final class MountedSession implements FuseMount {
   }
 
   private final Path mountPoint;
-  private final MultiThreadIoEventLoopGroup group;
+  private final MountMethod method;
+  private final IoEventLoopGroup group;
+  private final boolean ownsGroup;
   private final Dispatcher dispatcher;
   private final Sinks.Empty<Void> disposed = Sinks.empty();
-  private volatile DevFuseHandle handle;
-  private volatile boolean mounted;
+  private final List<DevFuseHandle> handles = new ArrayList<>();
+  private final AtomicInteger liveHandles = new AtomicInteger();
+  private volatile Throwable failure;
+  private volatile FuseNotifier notifier;
   private volatile boolean ended;
 
-  private MountedSession(Path mountPoint, MultiThreadIoEventLoopGroup group, Dispatcher dispatcher) {
+  private MountedSession(Path mountPoint, MountMethod method, IoEventLoopGroup group,
+      boolean ownsGroup, Dispatcher dispatcher) {
     this.mountPoint = mountPoint;
+    this.method = method;
     this.group = group;
+    this.ownsGroup = ownsGroup;
     this.dispatcher = dispatcher;
   }
 
@@ -66,35 +83,44 @@ final class MountedSession implements FuseMount {
   private static MountedSession start(ServerConfig c, InitOptions options) {
     checkMountPoint(c.mountPoint);
     Fuse.ensureAvailability();
-    if (Native.geteuid() != 0) {
-      throw new FuseException("mounting with mount(2) needs root (CAP_SYS_ADMIN) and this process "
-          + "runs as uid " + Native.geteuid() + ": run it as root");
-    }
-    int fd = openDevice();
-    MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1,
-        new DefaultThreadFactory("reactor-fuse-loop", true), EpollIoHandler.newFactory());
-    Dispatcher dispatcher =
-        new Dispatcher(c.ops, options, PooledByteBufAllocator.DEFAULT, c.debug);
-    MountedSession session = new MountedSession(c.mountPoint, group, dispatcher);
-    // mount(2) first: before it, the fd belongs to no connection and epoll reports EPOLLERR,
-    // which would end the session before it began. The kernel queues INIT until we listen.
+    MountMethod method = KernelMount.resolve(c.mountMethod);
+    boolean ownsGroup = c.eventLoopGroup == null;
+    IoEventLoopGroup group = ownsGroup
+        ? new MultiThreadIoEventLoopGroup(c.threads,
+            new DefaultThreadFactory("reactor-fuse-loop", true), EpollIoHandler.newFactory())
+        : c.eventLoopGroup;
+    ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
+    Dispatcher dispatcher = new Dispatcher(c.ops, options, alloc, c.debug, c.handlerScheduler);
+    MountedSession session = new MountedSession(c.mountPoint, method, group, ownsGroup,
+        dispatcher);
+    // Mount first: before it, the fd belongs to no connection and epoll reports EPOLLERR, which
+    // would end the session before it began. The kernel queues INIT until we listen.
+    int fd;
     try {
-      Native.mount(c.fsName, c.mountPoint.toString(),
-          c.subtype == null ? "fuse" : "fuse." + c.subtype, mountFlags(c), mountData(c, fd));
-    } catch (NativeError e) {
-      Native.closeQuietly(fd);
-      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-      throw mountFailure(c, e);
-    }
-    try {
-      session.register(fd, options);
+      fd = c.existingFd >= 0 ? c.existingFd : KernelMount.mount(c, method);
     } catch (RuntimeException e) {
-      session.detachQuietly(); // the kernel aborts the connection once the fd is closed
-      Native.closeQuietly(fd);
-      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      session.shutdownGroup();
       throw e;
     }
-    session.mounted = true;
+    List<Integer> fds = new ArrayList<>(List.of(fd));
+    try {
+      for (int i = 1; i < c.threads; i++) {
+        fds.add(Native.cloneDevice(fd));
+      }
+      if (c.resumeInit != null) {
+        dispatcher.resume(c.resumeInit);
+      }
+      session.register(fds, options, alloc);
+    } catch (NativeError | RuntimeException e) {
+      session.detachQuietly();
+      fds.forEach(Native::closeQuietly); // closing the last fd aborts the connection
+      session.shutdownGroup();
+      throw e instanceof NativeError
+          ? new FuseException("cannot clone the /dev/fuse fd for " + c.threads + " threads: "
+              + e.getMessage(), ((NativeError) e).errno(), e)
+          : (RuntimeException) e;
+    }
+    session.notifier = new KernelNotifier(session.handles.get(0), dispatcher, alloc);
     LIVE.add(session);
     return session;
   }
@@ -110,95 +136,51 @@ final class MountedSession implements FuseMount {
     }
   }
 
-  private static int openDevice() {
-    try {
-      return Native.open(Fuse.DEVICE, Native.O_RDWR | Native.O_NONBLOCK | Native.O_CLOEXEC);
-    } catch (NativeError e) {
-      Errno errno = e.errno();
-      if (errno.equals(Errno.ENOENT) || errno.equals(Errno.ENODEV) || errno.equals(Errno.ENXIO)) {
-        throw new FuseException(Fuse.DEVICE + " is missing (" + errno.name() + "): load the fuse "
-            + "module (modprobe fuse)", errno, e);
+  /** Puts each fd on its own event loop (round robin over the group's loops). */
+  private void register(List<Integer> fds, InitOptions options, ByteBufAllocator alloc) {
+    List<IoEventLoop> loops = new ArrayList<>();
+    for (EventExecutor e : group) {
+      loops.add((IoEventLoop) e);
+    }
+    liveHandles.set(fds.size());
+    for (int i = 0; i < fds.size(); i++) {
+      IoEventLoop loop = loops.get(i % loops.size());
+      DevFuseHandle h = new DevFuseHandle(fds.get(i), dispatcher, alloc,
+          options.readBufferSize(), this::handleEnded);
+      IoRegistration registration;
+      try {
+        registration = loop.register(h).syncUninterruptibly().getNow();
+      } catch (Exception e) {
+        throw new FuseException("cannot put /dev/fuse on the epoll loop: " + e, null, e);
       }
-      if (errno.equals(Errno.EACCES) || errno.equals(Errno.EPERM)) {
-        throw new FuseException("no permission to open " + Fuse.DEVICE + " (" + errno.name()
-            + "): run as root or give this user access to the device", errno, e);
+      handles.add(h);
+      loop.execute(() -> h.start(loop, registration));
+    }
+  }
+
+  /** Called on a handle's loop when its fd is done; the session ends with the last one. */
+  private void handleEnded(Throwable error) {
+    if (error != null) {
+      failure = error;
+      // A fatal error on one fd ends them all: close the others on their own loops.
+      for (DevFuseHandle h : handles) {
+        if (!h.isEnded()) {
+          h.closeFromAnyThread();
+        }
       }
-      throw new FuseException("cannot open " + Fuse.DEVICE + ": " + e.getMessage(), errno, e);
+    }
+    if (liveHandles.decrementAndGet() == 0) {
+      ended(failure);
     }
   }
 
-  static long mountFlags(ServerConfig c) {
-    long flags = 0;
-    flags |= c.readOnly ? Native.MS_RDONLY : 0;
-    flags |= c.noSuid ? Native.MS_NOSUID : 0;
-    flags |= c.noDev ? Native.MS_NODEV : 0;
-    return flags;
-  }
-
-  static String mountData(ServerConfig c, int fd) {
-    StringBuilder sb = new StringBuilder();
-    sb.append("fd=").append(fd).append(",rootmode=40000");
-    sb.append(",user_id=").append(c.userId >= 0 ? c.userId : Native.getuid());
-    sb.append(",group_id=").append(c.groupId >= 0 ? c.groupId : Native.getgid());
-    if (c.defaultPermissions) {
-      sb.append(",default_permissions");
-    }
-    if (c.allowOther) {
-      sb.append(",allow_other");
-    }
-    if (c.maxRead > 0) {
-      sb.append(",max_read=").append(c.maxRead);
-    }
-    return sb.toString();
-  }
-
-  private static FuseException mountFailure(ServerConfig c, NativeError e) {
-    Errno errno = e.errno();
-    String mp = c.mountPoint.toString();
-    String data = mountData(c, -1).replace("fd=-1,", "");
-    if (errno.equals(Errno.EINVAL)) {
-      return new FuseException("the kernel refused to mount " + mp + " with options \"" + data
-          + "\" (EINVAL): check the options (max_read, user_id, group_id) and that the mount "
-          + "point is not in use", errno, e);
-    }
-    if (errno.equals(Errno.EPERM) || errno.equals(Errno.EACCES)) {
-      return new FuseException("mount(2) of " + mp + " was not permitted (" + errno.name()
-          + "): mounting needs CAP_SYS_ADMIN; run as root", errno, e);
-    }
-    if (errno.equals(Errno.ENODEV)) {
-      return new FuseException("the kernel knows no fuse filesystem type (ENODEV): load the "
-          + "module with modprobe fuse", errno, e);
-    }
-    if (errno.equals(Errno.EBUSY)) {
-      return new FuseException("mount point " + mp + " is busy (EBUSY): unmount what is mounted "
-          + "there first", errno, e);
-    }
-    return new FuseException("mounting " + mp + " failed: " + e.getMessage(), errno, e);
-  }
-
-  private void register(int fd, InitOptions options) {
-    IoEventLoop loop = group.next();
-    DevFuseHandle h = new DevFuseHandle(fd, dispatcher, PooledByteBufAllocator.DEFAULT,
-        options.readBufferSize(), this::ended);
-    IoRegistration registration;
-    try {
-      registration = loop.register(h).syncUninterruptibly().getNow();
-    } catch (Exception e) {
-      throw new FuseException("cannot put /dev/fuse on the epoll loop: " + e, null, e);
-    }
-    loop.execute(() -> h.start(registration));
-    handle = h;
-  }
-
-  /** Called on the loop when the session ends (unmounted, aborted, or failed). */
+  /** The session has ended (unmounted, aborted, or failed). */
   private void ended(Throwable error) {
     ended = true;
     LIVE.remove(this);
-    if (mounted) {
-      // Aborted connections leave the mount point behind (ENOTCONN): never leave it stuck.
-      detachQuietly();
-    }
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).addListener(f -> {
+    // Aborted connections leave the mount point behind (ENOTCONN): never leave it stuck.
+    detachQuietly();
+    Runnable done = () -> {
       if (error == null) {
         disposed.tryEmitEmpty();
       } else {
@@ -206,14 +188,25 @@ final class MountedSession implements FuseMount {
         disposed.tryEmitError(new FuseException("the FUSE session on " + mountPoint
             + " failed: " + error, Errno.from(error), error));
       }
-    });
+    };
+    if (ownsGroup) {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).addListener(f -> done.run());
+    } else {
+      done.run();
+    }
+  }
+
+  private void shutdownGroup() {
+    if (ownsGroup) {
+      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+    }
   }
 
   private void detachQuietly() {
     try {
-      Native.umount2(mountPoint.toString(), Native.MNT_DETACH);
-    } catch (NativeError e) {
-      // EINVAL: not mounted any more, which is what we wanted.
+      KernelMount.unmount(mountPoint, method, true);
+    } catch (RuntimeException e) {
+      log.debug("lazy unmount of {}", mountPoint, e); // not mounted any more: what we wanted
     }
   }
 
@@ -234,35 +227,31 @@ final class MountedSession implements FuseMount {
   }
 
   @Override
+  public FuseNotifier notifier() {
+    return notifier;
+  }
+
+  @Override
+  public int threads() {
+    return handles.size();
+  }
+
+  @Override
   public Mono<Void> unmount() {
-    return umount(0);
+    return umount(false).then(onDispose());
   }
 
   @Override
   public Mono<Void> unmountLazy() {
-    return umount(Native.MNT_DETACH);
+    return umount(true);
   }
 
-  private Mono<Void> umount(int flags) {
-    Mono<Void> call = Mono.<Void>fromCallable(() -> {
-      if (isDisposed()) {
-        return null;
+  private Mono<Void> umount(boolean lazy) {
+    return Mono.<Void>fromRunnable(() -> {
+      if (!ended) {
+        KernelMount.unmount(mountPoint, method, lazy);
       }
-      try {
-        Native.umount2(mountPoint.toString(), flags);
-      } catch (NativeError e) {
-        if (e.errno().equals(Errno.EBUSY)) {
-          throw new FuseException("cannot unmount " + mountPoint + ": files on it are still in "
-              + "use (EBUSY); close them, or unmount lazily", Errno.EBUSY, e);
-        }
-        if (!e.errno().equals(Errno.EINVAL)) { // EINVAL: already unmounted
-          throw new FuseException("cannot unmount " + mountPoint + ": " + e.getMessage(),
-              e.errno(), e);
-        }
-      }
-      return null;
     }).subscribeOn(Schedulers.boundedElastic());
-    return flags == 0 ? call.then(onDispose()) : call;
   }
 
   @Override

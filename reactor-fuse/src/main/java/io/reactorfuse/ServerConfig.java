@@ -38,6 +38,14 @@ final class ServerConfig implements Cloneable {
   boolean flockLocks;
   boolean debug;
   Duration initTimeout = Duration.ofSeconds(30);
+  int threads = 1;
+  io.netty.channel.IoEventLoopGroup eventLoopGroup;
+  reactor.core.scheduler.Scheduler handlerScheduler;
+  MountMethod mountMethod = MountMethod.AUTO;
+  /** An fd that is already mounted (for a restarted server); -1 to mount anew. */
+  int existingFd = -1;
+  /** The INIT result of an earlier server of this session, when INIT will not come again. */
+  io.reactorfuse.ops.FuseInit resumeInit;
 
   ServerConfig copy() {
     try {

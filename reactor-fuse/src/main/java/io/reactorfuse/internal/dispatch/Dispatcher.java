@@ -34,8 +34,10 @@ import org.reactivestreams.Publisher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.CoreSubscriber;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Scheduler;
 
 /**
  * Turns request bytes into {@link FuseOps} calls and their results into reply bytes. Knows nothing
@@ -52,14 +54,30 @@ public final class Dispatcher {
   final FuseOps ops;
   final ReplyEncoder encoder;
   final boolean wiretap;
+  private final Scheduler handlerScheduler;
   private final InitOptions options;
   private final Map<Long, InFlight> inFlight = new ConcurrentHashMap<>();
+  /** INTERRUPTs whose request was not found: with clone fds it may still be on its way. */
+  private static final int EARLY_INTERRUPTS_KEPT = 256;
+  private final Map<Long, Boolean> earlyInterrupts = new ConcurrentHashMap<>();
+  private final java.util.Queue<Long> earlyInterruptOrder =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
   private final Set<String> loggedFailures = ConcurrentHashMap.newKeySet();
   private final Sinks.One<FuseInit> initialized = Sinks.one();
   private volatile FuseInit init;
   private volatile boolean setxattrExt;
 
   public Dispatcher(FuseOps ops, InitOptions options, ByteBufAllocator alloc, boolean wiretap) {
+    this(ops, options, alloc, wiretap, null);
+  }
+
+  /**
+   * @param handlerScheduler where handler methods are called, for filesystems that block; null
+   *     calls them on the event loop that read the request
+   */
+  public Dispatcher(FuseOps ops, InitOptions options, ByteBufAllocator alloc, boolean wiretap,
+      Scheduler handlerScheduler) {
+    this.handlerScheduler = handlerScheduler;
     this.ops = ops;
     this.options = options;
     this.encoder = new ReplyEncoder(alloc);
@@ -190,6 +208,14 @@ public final class Dispatcher {
 
   /** Calls the handler; a throw or a null is turned into an error publisher. */
   private Publisher<?> invoke(Opcode op, FuseContext ctx, Request req, InFlight reply) {
+    if (handlerScheduler != null) {
+      // A blocking filesystem: the handler method itself runs on the scheduler, never the loop.
+      return Flux.defer(() -> invokeNow(op, ctx, req)).subscribeOn(handlerScheduler);
+    }
+    return invokeNow(op, ctx, req);
+  }
+
+  private Publisher<?> invokeNow(Opcode op, FuseContext ctx, Request req) {
     try {
       Publisher<?> p = call(op, ctx, req);
       if (p == null) {
@@ -276,6 +302,9 @@ public final class Dispatcher {
     } catch (Throwable t) {
       ((CoreSubscriber<Object>) reply).onError(t);
     }
+    if (!earlyInterrupts.isEmpty() && earlyInterrupts.remove(reply.unique) != null) {
+      reply.interrupt(); // its INTERRUPT was read first, on another clone fd
+    }
   }
 
   void forgetInFlight(InFlight f) {
@@ -304,8 +333,18 @@ public final class Dispatcher {
     InFlight target = inFlight.get(req.unique());
     if (target != null) {
       target.interrupt();
+      return;
     }
-    // Not found: already answered. The kernel needs no reply to INTERRUPT.
+    // Not found: already answered (the kernel needs no reply to INTERRUPT), or read by another
+    // clone fd and not dispatched yet. Remember it for a while in case it is the latter.
+    earlyInterrupts.put(req.unique(), Boolean.TRUE);
+    earlyInterruptOrder.add(req.unique());
+    while (earlyInterruptOrder.size() > EARLY_INTERRUPTS_KEPT) {
+      Long oldest = earlyInterruptOrder.poll();
+      if (oldest != null) {
+        earlyInterrupts.remove(oldest);
+      }
+    }
   }
 
   private void onInit(ReplyChannel channel, long unique, Request.Init req) {

@@ -99,6 +99,26 @@ public final class Native {
     }
   }
 
+  /** {@code FUSE_DEV_IOC_CLONE}: attaches a fresh /dev/fuse fd to the connection of another. */
+  private static final long FUSE_DEV_IOC_CLONE = 0x8004e500L;
+
+  /**
+   * Opens a new /dev/fuse fd on the same connection as {@code sessionFd}: it gets its own
+   * processing list, so replies must go to the fd that read the request.
+   */
+  public static int cloneDevice(int sessionFd) throws NativeError {
+    int fd = open("/dev/fuse", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    Holder h = holder();
+    jnr.ffi.Pointer arg = jnr.ffi.Memory.allocateDirect(h.runtime, 4);
+    arg.putInt(0, sessionFd);
+    if (h.libc.ioctl(fd, FUSE_DEV_IOC_CLONE, arg) != 0) {
+      NativeError e = error("ioctl(FUSE_DEV_IOC_CLONE)");
+      closeQuietly(fd);
+      throw e;
+    }
+    return fd;
+  }
+
   /** access(2): whether the calling process may use {@code path} with {@code mode}. */
   public static boolean access(String path, int mode) {
     return holder().libc.access(path, mode) == 0;

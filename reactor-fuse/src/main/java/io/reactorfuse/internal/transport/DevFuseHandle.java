@@ -3,6 +3,7 @@ package io.reactorfuse.internal.transport;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.IoEvent;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoEvent;
 import io.netty.channel.epoll.EpollIoHandle;
@@ -10,6 +11,7 @@ import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.Errors;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.IovArray;
+import io.reactorfuse.Errno;
 import io.reactorfuse.internal.dispatch.Dispatcher;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -28,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * {@link #state} counts running writers and carries a CLOSING bit; whoever brings the count to
  * zero with the bit set closes the fd.
  */
-public final class DevFuseHandle implements EpollIoHandle, ReplyChannel {
+public final class DevFuseHandle implements EpollIoHandle, ReplyChannel, NotificationSink {
   private static final Logger log = LoggerFactory.getLogger(DevFuseHandle.class);
   /** Reads per wake-up before yielding to the loop's other work (measured: 64 beat 1). */
   private static final int READS_PER_WAKEUP = 64;
@@ -45,6 +47,7 @@ public final class DevFuseHandle implements EpollIoHandle, ReplyChannel {
   private final AtomicInteger state = new AtomicInteger();
   private ByteBuf readBuf;
   private IoRegistration registration;
+  private volatile IoEventLoop loop;
   private volatile boolean ended;
 
   /**
@@ -66,7 +69,8 @@ public final class DevFuseHandle implements EpollIoHandle, ReplyChannel {
   }
 
   /** Called on the event loop once registered: start listening. */
-  public void start(IoRegistration registration) {
+  public void start(IoEventLoop loop, IoRegistration registration) {
+    this.loop = loop;
     this.registration = registration;
     registration.submit(EpollIoOps.EPOLLIN);
   }
@@ -148,6 +152,34 @@ public final class DevFuseHandle implements EpollIoHandle, ReplyChannel {
       writeFailed(e);
     } finally {
       reply.release();
+    }
+  }
+
+  @Override
+  public Errno notify(ByteBuf notification) {
+    try {
+      if (!acquireWrite()) {
+        return Errno.ENODEV; // the session is over
+      }
+      try {
+        if (notification.hasMemoryAddress()) {
+          fd.writeAddress(notification.memoryAddress(), notification.readerIndex(),
+              notification.writerIndex());
+        } else {
+          writeNio(notification);
+        }
+        return null;
+      } finally {
+        releaseWrite();
+      }
+    } catch (FileNotFoundException e) {
+      return Errno.ENOENT;
+    } catch (Errors.NativeIoException e) {
+      return Errno.of(Math.max(1, -e.expectedErr()));
+    } catch (IOException e) {
+      return Errno.from(e);
+    } finally {
+      notification.release();
     }
   }
 
@@ -256,6 +288,16 @@ public final class DevFuseHandle implements EpollIoHandle, ReplyChannel {
   @Override
   public void close() {
     end(null);
+  }
+
+  /** Ends this fd's part of the session from any thread: the work is done on its loop. */
+  public void closeFromAnyThread() {
+    IoEventLoop l = loop;
+    if (l == null || l.inEventLoop()) {
+      end(null);
+    } else {
+      l.execute(() -> end(null));
+    }
   }
 
   /** Whether the session has ended. */
