@@ -51,6 +51,8 @@ final class MountedSession implements FuseMount {
   private final MountMethod method;
   private final IoEventLoopGroup group;
   private final boolean ownsGroup;
+  /** False for {@code fromFd}: whoever handed over the fd decides when the mount goes. */
+  private final boolean ownsMount;
   private final Dispatcher dispatcher;
   private final Sinks.Empty<Void> disposed = Sinks.empty();
   private final List<DevFuseHandle> handles = new ArrayList<>();
@@ -60,7 +62,8 @@ final class MountedSession implements FuseMount {
   private volatile boolean ended;
 
   private MountedSession(Path mountPoint, MountMethod method, IoEventLoopGroup group,
-      boolean ownsGroup, Dispatcher dispatcher) {
+      boolean ownsGroup, boolean ownsMount, Dispatcher dispatcher) {
+    this.ownsMount = ownsMount;
     this.mountPoint = mountPoint;
     this.method = method;
     this.group = group;
@@ -81,7 +84,11 @@ final class MountedSession implements FuseMount {
   }
 
   private static MountedSession start(ServerConfig c, InitOptions options) {
-    checkMountPoint(c.mountPoint);
+    if (c.existingFd < 0) {
+      // Not for a handed-over fd: its mount point is that mount, and a stat would wait for an
+      // INIT that nobody answers yet.
+      checkMountPoint(c.mountPoint);
+    }
     Fuse.ensureAvailability();
     MountMethod method = KernelMount.resolve(c.mountMethod);
     boolean ownsGroup = c.eventLoopGroup == null;
@@ -92,7 +99,7 @@ final class MountedSession implements FuseMount {
     ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
     Dispatcher dispatcher = new Dispatcher(c.ops, options, alloc, c.debug, c.handlerScheduler);
     MountedSession session = new MountedSession(c.mountPoint, method, group, ownsGroup,
-        dispatcher);
+        c.existingFd < 0, dispatcher);
     // Mount first: before it, the fd belongs to no connection and epoll reports EPOLLERR, which
     // would end the session before it began. The kernel queues INIT until we listen.
     int fd;
@@ -202,7 +209,14 @@ final class MountedSession implements FuseMount {
     }
   }
 
+  /**
+   * Lazily unmounts a mount this session made, after a failure or at JVM exit. A handed-over fd's
+   * mount is left alone: another holder of the connection (a supervisor) may serve it next.
+   */
   private void detachQuietly() {
+    if (!ownsMount) {
+      return;
+    }
     try {
       KernelMount.unmount(mountPoint, method, true);
     } catch (RuntimeException e) {

@@ -17,13 +17,18 @@ final class MountOptions {
           + "fsname=NAME, subtype=NAME, max_read=N, max_write=N, uid=N (user_id), gid=N.")
   List<String> options = new ArrayList<>();
 
+  @Option(names = "--threads", paramLabel = "N", defaultValue = "1",
+      description = "Serve the mount from N /dev/fuse fds, each on its own event loop "
+          + "(default: ${DEFAULT-VALUE}).")
+  int threads;
+
   @Option(names = {"-d", "--debug"},
       description = "Log every request and reply (opcode, unique, node, result, time).")
   boolean debug;
 
   /** Applies the options to a server builder; unknown options fail with the list of known ones. */
   FuseServer apply(FuseServer server) {
-    FuseServer s = server.mountPoint(mountPoint).debug(debug);
+    FuseServer s = server.mountPoint(mountPoint).debug(debug).threads(threads);
     for (String option : options) {
       String name = option.contains("=") ? option.substring(0, option.indexOf('=')) : option;
       String value = option.contains("=") ? option.substring(option.indexOf('=') + 1) : null;

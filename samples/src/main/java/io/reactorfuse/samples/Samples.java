@@ -51,7 +51,8 @@ public final class Samples implements Runnable {
   /** Mounts, waits for the end of the session, and reports it. */
   static int serve(MountOptions options, FuseOps ops, UnaryOperator<FuseServer> extra) {
     FuseMount mount = extra.apply(options.apply(FuseServer.create())).handle(ops).mountNow();
-    System.err.println("mounted on " + mount.mountPoint() + "; unmount with: umount "
+    System.err.println("mounted on " + mount.mountPoint() + " (" + mount.threads()
+        + (mount.threads() == 1 ? " thread" : " threads") + "); unmount with: umount "
         + mount.mountPoint());
     mount.onDispose().block();
     System.err.println("unmounted " + mount.mountPoint());

@@ -1,0 +1,137 @@
+package io.reactorfuse;
+
+import static io.reactorfuse.testing.FuseTestSupport.WAIT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.reactorfuse.internal.sys.Native;
+import io.reactorfuse.ops.Attr;
+import io.reactorfuse.ops.AttrReply;
+import io.reactorfuse.ops.EntryReply;
+import io.reactorfuse.ops.FuseContext;
+import io.reactorfuse.ops.FuseInit;
+import io.reactorfuse.ops.Request;
+import io.reactorfuse.testing.FuseTestSupport;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import jnr.ffi.LibraryLoader;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Mono;
+
+/**
+ * Serving an fd that someone else opened and mounted: with INIT still pending, and taken over by
+ * a second server after the first one stopped, with the first one's INIT result.
+ */
+class FromFdIT {
+  /** dup(2), which the framework itself never needs. */
+  public interface Dup {
+    int dup(int fd);
+  }
+
+  private static final Dup LIBC = LibraryLoader.create(Dup.class).load("c");
+
+  private FuseTestSupport fuse;
+  private Path mountPoint;
+  private int sessionFd = -1;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    FuseTestSupport.requireFuse();
+    fuse = new FuseTestSupport();
+    mountPoint = fuse.newMountPoint();
+    // What a supervisor does: open the device and mount, leaving INIT to whoever serves.
+    sessionFd = Native.open("/dev/fuse", Native.O_RDWR | Native.O_NONBLOCK | Native.O_CLOEXEC);
+    Native.mount("fromfd", mountPoint.toString(), "fuse", 0,
+        "fd=" + sessionFd + ",rootmode=40000,user_id=0,group_id=0");
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (mountPoint != null && FuseTestSupport.isMounted(mountPoint)) {
+      FuseTestSupport.run(WAIT, "umount", "-l", mountPoint.toString());
+    }
+    Native.closeQuietly(sessionFd);
+    if (fuse != null) {
+      fuse.close();
+    }
+  }
+
+  /** A root holding one file whose content names the server that answers. */
+  private static FuseOps server(String name) {
+    byte[] content = name.getBytes(StandardCharsets.UTF_8);
+    Attr root = Attr.builder().ino(1).mode(Attr.S_IFDIR | 0755).nlink(2).build();
+    Attr file = Attr.builder().ino(2).mode(Attr.S_IFREG | 0444).size(content.length).build();
+    return new FuseOps() {
+      @Override
+      public Mono<EntryReply> lookup(FuseContext ctx, Request.Lookup req) {
+        return Mono.just(EntryReply.of(file, Duration.ZERO, Duration.ZERO));
+      }
+
+      @Override
+      public Mono<AttrReply> getattr(FuseContext ctx, Request.Getattr req) {
+        return Mono.just(new AttrReply(req.nodeId() == 1 ? root : file, Duration.ZERO));
+      }
+
+      @Override
+      public Mono<ByteBuf> read(FuseContext ctx, Request.Read req) {
+        int from = (int) Math.min(req.offset(), content.length);
+        return Mono.just(Unpooled.wrappedBuffer(content, from,
+            Math.min(req.size(), content.length - from)));
+      }
+    };
+  }
+
+  private String readThroughKernel() throws Exception {
+    // Timeouts 0 and no FOPEN_KEEP_CACHE: every open asks the server that serves now.
+    return Files.readString(mountPoint.resolve("f"));
+  }
+
+  @Test
+  void fromFd_withInitPending_answersInitAndServes() throws Exception {
+    FuseMount m = FuseServer.create().mountPoint(mountPoint).fromFd(LIBC.dup(sessionFd))
+        .handle(server("first")).mount().block(WAIT);
+    assertEquals(7, m.init().kernelMajor());
+    assertEquals("first", readThroughKernel());
+    m.unmount().block(WAIT);
+    assertTrue(m.isDisposed());
+  }
+
+  @Test
+  void resume_secondServerTakesOverWithTheSavedInit() throws Exception {
+    MultiThreadIoEventLoopGroup firstLoops =
+        new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    FuseMount first = FuseServer.create().mountPoint(mountPoint).fromFd(LIBC.dup(sessionFd))
+        .eventLoopGroup(firstLoops).handle(server("first")).mount().block(WAIT);
+    FuseInit saved = first.init();
+    assertEquals("first", readThroughKernel());
+
+    // The first server stops (its loops shut down, its fd closes); the test's copy of the
+    // session fd keeps the connection and the mount alive.
+    firstLoops.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
+    first.onDispose().block(WAIT);
+    assertTrue(FuseTestSupport.isMounted(mountPoint), "the mount outlives the first server");
+
+    FuseMount second = FuseServer.create().mountPoint(mountPoint).fromFd(LIBC.dup(sessionFd))
+        .resume(saved).handle(server("second")).mount().block(WAIT);
+    assertEquals(saved, second.init());
+    assertEquals("second", readThroughKernel());
+    second.unmount().block(WAIT);
+  }
+
+  @Test
+  void resume_withoutFromFd_isRefused() {
+    IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(
+        IllegalStateException.class, () -> FuseServer.create().mountPoint(mountPoint)
+            .resume(new FuseInit(7, 45, 45, 0, 0, 0, 4096, 1, 1, 1, 1, 0))
+            .handle(server("x")).mount().block(WAIT));
+    assertTrue(e.getMessage().contains("fromFd"), e.getMessage());
+  }
+}
