@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import reactor.core.scheduler.Schedulers;
 
 /** What every sample takes: the mount point, -o mount options, --debug. */
 final class MountOptions {
@@ -22,6 +23,11 @@ final class MountOptions {
           + "(default: ${DEFAULT-VALUE}).")
   int threads;
 
+  @Option(names = "--scheduler", paramLabel = "NAME", defaultValue = "none",
+      description = "Where handlers run: none (on the event loop, the default), parallel or "
+          + "boundedElastic (Reactor's schedulers, for handlers that block).")
+  String scheduler;
+
   @Option(names = {"-d", "--debug"},
       description = "Log every request and reply (opcode, unique, node, result, time).")
   boolean debug;
@@ -29,6 +35,14 @@ final class MountOptions {
   /** Applies the options to a server builder; unknown options fail with the list of known ones. */
   FuseServer apply(FuseServer server) {
     FuseServer s = server.mountPoint(mountPoint).debug(debug).threads(threads);
+    switch (scheduler) {
+      case "none": break;
+      case "parallel": s = s.handlerScheduler(Schedulers.parallel()); break;
+      case "boundedElastic": s = s.handlerScheduler(Schedulers.boundedElastic()); break;
+      default:
+        throw new IllegalArgumentException("unknown --scheduler \"" + scheduler
+            + "\"; known: none, parallel, boundedElastic");
+    }
     for (String option : options) {
       String name = option.contains("=") ? option.substring(0, option.indexOf('=')) : option;
       String value = option.contains("=") ? option.substring(option.indexOf('=') + 1) : null;
