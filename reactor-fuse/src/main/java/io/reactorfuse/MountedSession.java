@@ -58,7 +58,7 @@ final class MountedSession implements FuseMount {
   private final List<DevFuseHandle> handles = new ArrayList<>();
   private final AtomicInteger liveHandles = new AtomicInteger();
   private volatile Throwable failure;
-  private volatile FuseNotifier notifier;
+  private volatile KernelNotifier notifier;
   private volatile boolean ended;
 
   private MountedSession(Path mountPoint, MountMethod method, IoEventLoopGroup group,
@@ -185,6 +185,10 @@ final class MountedSession implements FuseMount {
   private void ended(Throwable error) {
     ended = true;
     LIVE.remove(this);
+    KernelNotifier n = notifier;
+    if (n != null) {
+      n.sessionEnded();
+    }
     // Aborted connections leave the mount point behind (ENOTCONN): never leave it stuck.
     detachQuietly();
     Runnable done = () -> {

@@ -204,8 +204,11 @@ public sealed interface Request {
   }
 
   /**
-   * NOTIFY_REPLY: the data the kernel returns for a retrieve notification. {@code data} is valid
-   * until the handler returns.
+   * NOTIFY_REPLY: the data the kernel returns for a retrieve notification. {@code unique} is the
+   * header's unique, which the kernel sets to the retrieve's {@code notify_unique}: it names the
+   * retrieve this answers. {@code offset} is the retrieve's offset; {@code data} holds what the
+   * page cache had from there (possibly fewer bytes than asked, or none), and is a slice of the
+   * read buffer, valid only during the call that hands it over: copy it to keep it.
    */
   record NotifyReply(long unique, long nodeId, long offset, ByteBuf data) implements Request {}
 

@@ -41,7 +41,8 @@ public final class FuseTestSupport implements AutoCloseable {
     if (!root && "1".equals(System.getenv("REACTOR_FUSE_REQUIRE"))) {
       throw new AssertionError("REACTOR_FUSE_REQUIRE=1 but tests do not run as root");
     }
-    assumeTrue(root, "mount(2) needs root; non-root mounts come with fusermount3 support");
+    assumeTrue(root, "these tests mount with mount(2), which needs root (FusermountIT covers "
+        + "mounting as another user)");
   }
 
   /** A fresh empty directory to mount on. */

@@ -27,12 +27,14 @@ public final class RequestDecoder {
    * Decodes a request body.
    *
    * @param op the opcode
+   * @param unique the header's unique (kept by the records that need it: NOTIFY_REPLY)
    * @param nodeId the header's node id
    * @param body exactly the body (header and extensions excluded), read from index 0
    * @param setxattrExt whether FUSE_SETXATTR_EXT was negotiated (a 16-byte setxattr_in)
    * @throws MalformedRequestException if the body is shorter than the opcode needs
    */
-  public static Request decode(Opcode op, long nodeId, ByteBuf body, boolean setxattrExt) {
+  public static Request decode(Opcode op, long unique, long nodeId, ByteBuf body,
+      boolean setxattrExt) {
     int n = body.readableBytes();
     if (n < op.fixedSize()) {
       throw new MalformedRequestException(op + " body is " + n + " bytes, needs " + op.fixedSize());
@@ -185,7 +187,9 @@ public final class RequestDecoder {
         if (size > n - 40 || size < 0) {
           throw new MalformedRequestException("NOTIFY_REPLY of " + size + " bytes in " + n);
         }
-        return new Request.NotifyReply(0, nodeId, body.getLongLE(b + 8), body.slice(b + 40, size));
+        // fuse_notify_retrieve_in: dummy1, offset, size, dummy2, dummy3, dummy4; then the data
+        return new Request.NotifyReply(unique, nodeId, body.getLongLE(b + 8),
+            body.slice(b + 40, size));
       }
       case FALLOCATE:
         return new Request.Fallocate(nodeId, body.getLongLE(b), body.getLongLE(b + 8),

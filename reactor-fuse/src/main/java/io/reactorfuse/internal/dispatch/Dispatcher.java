@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.reactivestreams.Publisher;
 import org.slf4j.Logger;
@@ -66,6 +67,7 @@ public final class Dispatcher {
   private final Sinks.One<FuseInit> initialized = Sinks.one();
   private volatile FuseInit init;
   private volatile boolean setxattrExt;
+  private volatile Consumer<Request.NotifyReply> notifyReplyHandler;
 
   public Dispatcher(FuseOps ops, InitOptions options, ByteBufAllocator alloc, boolean wiretap) {
     this(ops, options, alloc, wiretap, null);
@@ -101,6 +103,16 @@ public final class Dispatcher {
   /** The negotiated INIT, or null before it. */
   public FuseInit init() {
     return init;
+  }
+
+  /**
+   * Who receives NOTIFY_REPLY requests, the kernel's answers to retrieve notifications (there is
+   * one per session: the notifier). Called on the thread that read the request, which must not
+   * block; the record's data is a slice of the read buffer, valid only during the call. Without
+   * a handler they are dropped (the kernel expects no reply).
+   */
+  public void setNotifyReplyHandler(Consumer<Request.NotifyReply> handler) {
+    this.notifyReplyHandler = handler;
   }
 
   /** How many requests are being served now. */
@@ -140,7 +152,7 @@ public final class Dispatcher {
     }
     Request req;
     try {
-      req = RequestDecoder.decode(op, h.nodeId(),
+      req = RequestDecoder.decode(op, h.unique(), h.nodeId(),
           buf.slice(buf.readerIndex() + InHeader.SIZE, bodyLength), setxattrExt);
     } catch (MalformedRequestException | IndexOutOfBoundsException e) {
       logOnce(op, "malformed request", e);
@@ -167,7 +179,9 @@ public final class Dispatcher {
         noReply(op, () -> ops.batchForget(ctx, (Request.BatchForget) req));
         return false;
       case NOTIFY_REPLY:
-        // Answers to retrieve notifications; nothing asks for them yet.
+        // The answer to a retrieve notification: the kernel expects no reply. The handler copies
+        // what it keeps, so the buffer is free again when it returns.
+        onNotifyReply((Request.NotifyReply) req);
         return false;
       case READDIR:
       case READDIRPLUS: {
@@ -327,6 +341,18 @@ public final class Dispatcher {
   void forgetUnsent(long nodeId) {
     noReply(Opcode.FORGET, () -> ops.forget(
         new FuseContext(0, nodeId, 0, 0, 0, -1), new Request.Forget(nodeId, 1)));
+  }
+
+  private void onNotifyReply(Request.NotifyReply req) {
+    Consumer<Request.NotifyReply> handler = notifyReplyHandler;
+    if (handler == null) {
+      return;
+    }
+    try {
+      handler.accept(req);
+    } catch (Throwable t) {
+      logOnce(Opcode.NOTIFY_REPLY, "the NOTIFY_REPLY handler failed (logged once per cause)", t);
+    }
   }
 
   private void onInterrupt(Request.Interrupt req) {

@@ -177,6 +177,27 @@ class RequestDecoderTest {
       0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, // nodeid = 1 << 32
       0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00); // nlookup = 1
 
+  /** The kernel's answer to a RETRIEVE with notify_unique (1 << 62) | 1: 3 cached bytes. */
+  private static final byte[] NOTIFY_REPLY = bytes(
+      // fuse_in_header
+      0x53, 0x00, 0x00, 0x00,                         // len = 83
+      0x29, 0x00, 0x00, 0x00,                         // opcode = 41 (NOTIFY_REPLY)
+      0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, // unique = notify_unique
+      0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // nodeid = 5
+      0x00, 0x00, 0x00, 0x00,                         // uid
+      0x00, 0x00, 0x00, 0x00,                         // gid
+      0x00, 0x00, 0x00, 0x00,                         // pid
+      0x00, 0x00, 0x00, 0x00,                         // total_extlen, padding
+      // fuse_notify_retrieve_in
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // dummy1
+      0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // offset = 4096
+      0x03, 0x00, 0x00, 0x00,                         // size = 3
+      0x00, 0x00, 0x00, 0x00,                         // dummy2
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // dummy3
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // dummy4
+      // the cached bytes
+      'a', 'b', 'c');
+
   @Test
   void inHeader_lookup_decodesEveryField() {
     ByteBuf buf = Unpooled.wrappedBuffer(LOOKUP);
@@ -279,11 +300,31 @@ class RequestDecoderTest {
   }
 
   @Test
+  void decode_notifyReply_keepsTheHeadersUniqueAndSlicesTheData() {
+    ByteBuf buf = Unpooled.wrappedBuffer(NOTIFY_REPLY.clone());
+    Request.NotifyReply r = (Request.NotifyReply) decode(buf);
+    assertEquals(1L << 62 | 1, r.unique(), "the notify_unique of the retrieve it answers");
+    assertEquals(5, r.nodeId());
+    assertEquals(4096, r.offset());
+    assertEquals("abc", r.data().toString(StandardCharsets.US_ASCII));
+    buf.setByte(80, 'x');
+    assertEquals("xbc", r.data().toString(StandardCharsets.US_ASCII), "a slice, not a copy");
+    buf.release();
+  }
+
+  @Test
+  void decode_notifyReplySizeBeyondBody_isMalformed() {
+    byte[] bad = NOTIFY_REPLY.clone();
+    bad[56] = 0x04; // size = 4, one more than the data
+    assertThrows(MalformedRequestException.class, () -> decode(bad));
+  }
+
+  @Test
   void decode_bodyShorterThanFixedPart_isMalformed() {
     // a READ whose fuse_read_in is cut to 8 bytes
     ByteBuf body = Unpooled.wrappedBuffer(READ, InHeader.SIZE, 8);
     MalformedRequestException e = assertThrows(MalformedRequestException.class,
-        () -> RequestDecoder.decode(Opcode.READ, 5, body, false));
+        () -> RequestDecoder.decode(Opcode.READ, 2, 5, body, false));
     assertTrue(e.getMessage().contains("needs 40"), e.getMessage());
   }
 
@@ -309,6 +350,7 @@ class RequestDecoderTest {
     InHeader h = InHeader.decode(buf);
     assertEquals(buf.readableBytes(), h.len(), "len must match the bytes read");
     Opcode op = Opcode.of(h.opcodeCode());
-    return RequestDecoder.decode(op, h.nodeId(), buf.slice(InHeader.SIZE, h.bodyLength()), false);
+    return RequestDecoder.decode(op, h.unique(), h.nodeId(),
+        buf.slice(InHeader.SIZE, h.bodyLength()), false);
   }
 }
