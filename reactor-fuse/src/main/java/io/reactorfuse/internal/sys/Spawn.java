@@ -7,7 +7,6 @@ import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
@@ -54,44 +53,16 @@ final class Spawn {
   private static final int ATTR_SIZE = 512;
   private static final int SIGSET_SIZE = 256;
 
-  private static volatile Holder holder;
+  private static final LibcBinding<LibSpawn> LIBC = new LibcBinding<>(LibSpawn.class);
 
   private Spawn() {}
 
-  private static final class Holder {
-    final LibSpawn libc;
-    final Runtime runtime;
-
-    Holder() {
-      libc = LibraryLoader.create(LibSpawn.class).load("c");
-      runtime = Runtime.getRuntime(libc);
-    }
-  }
-
-  private static Holder holder() {
-    Holder h = holder;
-    if (h == null) {
-      synchronized (Spawn.class) {
-        h = holder;
-        if (h == null) {
-          try {
-            holder = h = new Holder();
-          } catch (Throwable t) {
-            throw new FuseException("cannot load the C library through jnr-ffi: " + t
-                + ". reactor-fuse runs on Linux x86-64 with glibc", null, t);
-          }
-        }
-      }
-    }
-    return h;
-  }
-
   private static LibSpawn libc() {
-    return holder().libc;
+    return LIBC.lib();
   }
 
   private static NativeError error(String call) {
-    return new NativeError(call, Errno.of(Math.max(1, holder().runtime.getLastError())));
+    return LIBC.error(call);
   }
 
   /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): both ends close-on-exec. */
@@ -180,7 +151,7 @@ final class Spawn {
   private static int spawnChecked(String path, List<String> argv, List<String> env, int outputFd,
       int passFd) throws NativeError {
     LibSpawn c = libc();
-    Runtime rt = holder().runtime;
+    Runtime rt = LIBC.runtime();
     Pointer actions = Memory.allocateDirect(rt, FILE_ACTIONS_SIZE, true);
     Pointer attr = Memory.allocateDirect(rt, ATTR_SIZE, true);
     check("posix_spawn_file_actions_init", c.posix_spawn_file_actions_init(actions));
@@ -272,7 +243,7 @@ final class Spawn {
     libc().kill(pid, SIGKILL);
     int[] status = new int[1];
     while (libc().waitpid(pid, status, 0) < 0
-        && holder().runtime.getLastError() == Errno.EINTR.code()) {
+        && LIBC.lastError() == Errno.EINTR.code()) {
       // retry
     }
   }
@@ -310,7 +281,7 @@ final class Spawn {
    * (MSG_CMSG_CLOEXEC); any extra fds in the message are closed.
    */
   static int receiveFd(int socket) throws NativeError {
-    Runtime rt = holder().runtime;
+    Runtime rt = LIBC.runtime();
     Pointer msg = Memory.allocateDirect(rt, MSGHDR_SIZE, true);
     Pointer iov = Memory.allocateDirect(rt, 16, true);
     Pointer data = Memory.allocateDirect(rt, 1, true);
