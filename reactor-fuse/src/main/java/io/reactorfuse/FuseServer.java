@@ -259,7 +259,9 @@ public final class FuseServer {
   /**
    * How many /dev/fuse fds serve the mount: the session fd and {@code n - 1} clones
    * (FUSE_DEV_IOC_CLONE), each read by its own event loop; a request is answered on the fd that
-   * read it. Default 1. Two clients on two cores go about three times faster with 2.
+   * read it. Default 1. On this project's 2-core machines two clients of a trivial filesystem
+   * got no more from 2 fds than from 1 (perf/stat-scale.sh): more fds pay off when handlers do
+   * real work on the loop or when there are more cores than one loop can keep busy.
    */
   public FuseServer threads(int n) {
     if (n < 1 || n > 256) {
