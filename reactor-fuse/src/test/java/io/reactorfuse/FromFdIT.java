@@ -4,27 +4,19 @@ import static io.reactorfuse.testing.FuseTestSupport.WAIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.reactorfuse.internal.sys.Native;
-import io.reactorfuse.ops.Attr;
-import io.reactorfuse.ops.AttrReply;
-import io.reactorfuse.ops.EntryReply;
-import io.reactorfuse.ops.FuseContext;
 import io.reactorfuse.ops.FuseInit;
-import io.reactorfuse.ops.Request;
 import io.reactorfuse.testing.FuseTestSupport;
+import io.reactorfuse.testing.OneFileFs;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import jnr.ffi.LibraryLoader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import reactor.core.publisher.Mono;
 
 /**
  * Serving an fd that someone else opened and mounted: with INIT still pending, and taken over by
@@ -66,27 +58,7 @@ class FromFdIT {
 
   /** A root holding one file whose content names the server that answers. */
   private static FuseOps server(String name) {
-    byte[] content = name.getBytes(StandardCharsets.UTF_8);
-    Attr root = Attr.builder().ino(1).mode(Attr.S_IFDIR | 0755).nlink(2).build();
-    Attr file = Attr.builder().ino(2).mode(Attr.S_IFREG | 0444).size(content.length).build();
-    return new FuseOps() {
-      @Override
-      public Mono<EntryReply> lookup(FuseContext ctx, Request.Lookup req) {
-        return Mono.just(EntryReply.of(file, Duration.ZERO, Duration.ZERO));
-      }
-
-      @Override
-      public Mono<AttrReply> getattr(FuseContext ctx, Request.Getattr req) {
-        return Mono.just(new AttrReply(req.nodeId() == 1 ? root : file, Duration.ZERO));
-      }
-
-      @Override
-      public Mono<ByteBuf> read(FuseContext ctx, Request.Read req) {
-        int from = (int) Math.min(req.offset(), content.length);
-        return Mono.just(Unpooled.wrappedBuffer(content, from,
-            Math.min(req.size(), content.length - from)));
-      }
-    };
+    return OneFileFs.of(name.getBytes(StandardCharsets.UTF_8));
   }
 
   private String readThroughKernel() throws Exception {

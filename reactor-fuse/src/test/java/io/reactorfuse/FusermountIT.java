@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.reactorfuse.testing.FuseTestSupport;
 import io.reactorfuse.testing.NonRootMountMain;
+import io.reactorfuse.testing.OneFileFs;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -136,7 +137,7 @@ class FusermountIT {
     // Root may use fusermount3 too: the fd passing and `fusermount3 -u` in this process.
     try (FuseTestSupport fuse = new FuseTestSupport()) {
       FuseMount m = fuse.mount(
-          NonRootMountMain.oneFile(NonRootMountMain.CONTENT.getBytes(StandardCharsets.UTF_8)),
+          OneFileFs.of(NonRootMountMain.CONTENT.getBytes(StandardCharsets.UTF_8)),
           s -> s.mountMethod(MountMethod.FUSERMOUNT).subtype("told"));
       assertEquals(NonRootMountMain.CONTENT, Files.readString(m.mountPoint().resolve("f")));
       assertTrue(FuseTestSupport.isMounted(m.mountPoint()));

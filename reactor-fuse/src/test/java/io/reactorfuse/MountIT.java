@@ -9,19 +9,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.reactorfuse.ops.Attr;
 import io.reactorfuse.ops.AttrReply;
 import io.reactorfuse.ops.EntryReply;
 import io.reactorfuse.ops.FuseContext;
 import io.reactorfuse.ops.FuseInit;
 import io.reactorfuse.ops.Request;
 import io.reactorfuse.testing.FuseTestSupport;
+import io.reactorfuse.testing.OneFileFs;
+import java.util.function.Function;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -47,40 +47,14 @@ class MountIT {
     }
   }
 
-  /** One file, "f", whose reads are answered by {@code reader}. Timeouts 0: every call asks. */
-  private static FuseOps oneFile(byte[] content, ReadHandler reader) {
-    Attr root = Attr.builder().ino(1).mode(Attr.S_IFDIR | 0755).nlink(2).build();
-    Attr file = Attr.builder().ino(2).mode(Attr.S_IFREG | 0644).size(content.length).build();
-    return new FuseOps() {
-      @Override
-      public Mono<EntryReply> lookup(FuseContext ctx, Request.Lookup req) {
-        return req.name().equals("f")
-            ? Mono.just(EntryReply.of(file, Duration.ZERO, Duration.ZERO))
-            : Errno.ENOENT.mono();
-      }
-
-      @Override
-      public Mono<AttrReply> getattr(FuseContext ctx, Request.Getattr req) {
-        return Mono.just(new AttrReply(req.nodeId() == 1 ? root : file, Duration.ZERO));
-      }
-
-      @Override
-      public Mono<ByteBuf> read(FuseContext ctx, Request.Read req) {
-        return reader.read(req);
-      }
-    };
-  }
-
-  interface ReadHandler {
-    Mono<ByteBuf> read(Request.Read req);
+  private static FuseOps oneFile(byte[] content, Function<Request.Read, Mono<ByteBuf>> reader) {
+    return OneFileFs.of(content.length, reader);
   }
 
   @Test
   void mount_servesReadsThroughTheKernel() throws Exception {
     byte[] content = "through the kernel\n".getBytes(StandardCharsets.UTF_8);
-    FuseMount m = fuse.mount(oneFile(content, req -> Mono.just(Unpooled.wrappedBuffer(content,
-        (int) Math.min(req.offset(), content.length),
-        (int) Math.max(0, Math.min(req.size(), content.length - req.offset()))))));
+    FuseMount m = fuse.mount(OneFileFs.of(content));
     assertEquals("through the kernel\n", Files.readString(m.mountPoint().resolve("f")));
     assertTrue(FuseTestSupport.isMounted(m.mountPoint()));
     FuseInit init = m.init();

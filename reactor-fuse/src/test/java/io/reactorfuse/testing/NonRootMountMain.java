@@ -1,25 +1,15 @@
 package io.reactorfuse.testing;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
-import io.reactorfuse.Errno;
 import io.reactorfuse.FuseException;
 import io.reactorfuse.FuseMount;
-import io.reactorfuse.FuseOps;
 import io.reactorfuse.FuseServer;
 import io.reactorfuse.internal.sys.Fusermount;
 import io.reactorfuse.internal.sys.Native;
-import io.reactorfuse.ops.Attr;
-import io.reactorfuse.ops.AttrReply;
-import io.reactorfuse.ops.EntryReply;
-import io.reactorfuse.ops.FuseContext;
-import io.reactorfuse.ops.Request;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import reactor.core.publisher.Mono;
 
 /**
  * A separate JVM that {@code FusermountIT} runs as an unprivileged user: it mounts with the
@@ -71,7 +61,7 @@ public final class NonRootMountMain {
 
   private static int serve(Path mnt) throws Exception {
     FuseMount m = FuseServer.create().mountPoint(mnt).fsName(FS_NAME).subtype(SUBTYPE)
-        .handle(oneFile(CONTENT.getBytes(StandardCharsets.UTF_8))).mount().block(WAIT);
+        .handle(OneFileFs.of(CONTENT.getBytes(StandardCharsets.UTF_8))).mount().block(WAIT);
     try {
       System.out.println("MOUNTLINE " + mountLine(mnt));
       System.out.println("READ " + Files.readString(mnt.resolve("f")).trim());
@@ -98,7 +88,7 @@ public final class NonRootMountMain {
   private static int expectFailure(Path mnt, boolean allowOther) throws Exception {
     try {
       FuseMount m = FuseServer.create().mountPoint(mnt).allowOther(allowOther)
-          .handle(oneFile(new byte[0])).mount().block(WAIT);
+          .handle(OneFileFs.of(new byte[0])).mount().block(WAIT);
       System.out.println("MOUNTED-UNEXPECTEDLY " + mountLine(mnt));
       m.disposeNow(WAIT);
       return 2;
@@ -124,31 +114,5 @@ public final class NonRootMountMain {
   private static String mountLine(Path mnt) throws java.io.IOException {
     return Files.readAllLines(Path.of("/proc/self/mounts")).stream()
         .filter(l -> l.contains(" " + mnt + " ")).findFirst().orElse(null);
-  }
-
-  /** One read-only file "f" holding {@code content}; timeouts 0: every access asks. */
-  public static FuseOps oneFile(byte[] content) {
-    Attr root = Attr.builder().ino(1).mode(Attr.S_IFDIR | 0755).nlink(2).build();
-    Attr file = Attr.builder().ino(2).mode(Attr.S_IFREG | 0444).size(content.length).build();
-    return new FuseOps() {
-      @Override
-      public Mono<EntryReply> lookup(FuseContext ctx, Request.Lookup req) {
-        return req.name().equals("f")
-            ? Mono.just(EntryReply.of(file, Duration.ZERO, Duration.ZERO))
-            : Errno.ENOENT.mono();
-      }
-
-      @Override
-      public Mono<AttrReply> getattr(FuseContext ctx, Request.Getattr req) {
-        return Mono.just(new AttrReply(req.nodeId() == 1 ? root : file, Duration.ZERO));
-      }
-
-      @Override
-      public Mono<ByteBuf> read(FuseContext ctx, Request.Read req) {
-        int from = (int) Math.min(req.offset(), content.length);
-        int n = Math.min(req.size(), content.length - from);
-        return Mono.just(Unpooled.wrappedBuffer(content, from, n));
-      }
-    };
   }
 }
