@@ -186,6 +186,22 @@ public abstract class PosixSuite {
   }
 
   @Test
+  void names_withBytesThatAreNotUtf8_roundTripExactly() throws Exception {
+    String dir = q(root());
+    // bash's $'..' gives raw bytes: a Latin-1 name, a stray continuation byte, a lone lead byte.
+    String names = "$'caf\\xe9' $'x\\x80y' $'end\\xc3'";
+    sh("cd " + dir + " && for n in " + names + "; do printf %s \"$n\" > \"$n\"; done");
+    String listed = sh("cd " + dir + " && LC_ALL=C ls | od -An -tx1 | tr -s ' \\n' ' '").trim();
+    assertEquals("63 61 66 e9 0a 65 6e 64 c3 0a 78 80 79 0a", listed);
+    for (String n : List.of("$'caf\\xe9'", "$'x\\x80y'", "$'end\\xc3'")) {
+      assertEquals(sh("printf %s " + n + " | od -An -tx1"),
+          sh("cd " + dir + " && od -An -tx1 " + n), "content of " + n);
+    }
+    sh("cd " + dir + " && mv $'caf\\xe9' $'caf\\xe9.moved' && rm $'caf\\xe9.moved' $'x\\x80y'"
+        + " $'end\\xc3'");
+  }
+
+  @Test
   void statfs_reportsSpace() throws Exception {
     String out = sh("stat -f -c '%S %b %l' " + q(root())).trim();
     String[] parts = out.split(" ");

@@ -1,5 +1,6 @@
 package io.reactorfuse.internal.codec;
 
+import io.reactorfuse.ops.FuseNames;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.reactorfuse.ops.Attr;
@@ -12,7 +13,6 @@ import io.reactorfuse.ops.IoctlReply;
 import io.reactorfuse.ops.OpenReply;
 import io.reactorfuse.ops.StatfsReply;
 import io.reactorfuse.ops.StatxReply;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 
@@ -172,7 +172,7 @@ public final class ReplyEncoder {
     int len = 0;
     byte[][] encoded = new byte[names.size()][];
     for (int i = 0; i < encoded.length; i++) {
-      encoded[i] = names.get(i).getBytes(StandardCharsets.UTF_8);
+      encoded[i] = FuseNames.encode(names.get(i));
       len += encoded[i].length + 1;
     }
     byte[] out = new byte[len];

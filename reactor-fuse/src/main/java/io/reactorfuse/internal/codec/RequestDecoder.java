@@ -1,10 +1,10 @@
 package io.reactorfuse.internal.codec;
 
+import io.reactorfuse.ops.FuseNames;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.reactorfuse.ops.FileLock;
 import io.reactorfuse.ops.Request;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -245,6 +245,6 @@ public final class RequestDecoder {
       return "";
     }
     int end = nul(buf, from, to);
-    return buf.toString(from, end - from, StandardCharsets.UTF_8);
+    return FuseNames.decode(buf, from, end - from);
   }
 }

@@ -1,5 +1,6 @@
 package io.reactorfuse.internal.dispatch;
 
+import io.reactorfuse.ops.FuseNames;
 import io.netty.buffer.ByteBuf;
 import io.reactorfuse.internal.codec.Opcode;
 import io.reactorfuse.internal.codec.ReplyEncoder;
@@ -7,7 +8,6 @@ import io.reactorfuse.internal.transport.ReplyChannel;
 import io.reactorfuse.ops.DirEntry;
 import io.reactorfuse.ops.DirEntryPlus;
 import io.reactorfuse.ops.Request;
-import java.nio.charset.StandardCharsets;
 import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;
 
@@ -43,7 +43,7 @@ final class DirectoryReply extends InFlight implements CoreSubscriber<Object> {
       return;
     }
     DirEntry d = plus ? ((DirEntryPlus) item).dirEntry() : (DirEntry) item;
-    byte[] name = d.name().getBytes(StandardCharsets.UTF_8);
+    byte[] name = FuseNames.encode(d.name());
     int need = plus ? ReplyEncoder.direntPlusSize(name.length) : ReplyEncoder.direntSize(name.length);
     int used = packed.readableBytes() - ReplyEncoder.OUT_HEADER;
     if (used + need > capacity) {

@@ -1,5 +1,6 @@
 package io.reactorfuse.internal.dispatch;
 
+import io.reactorfuse.ops.FuseNames;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.util.ReferenceCountUtil;
@@ -24,7 +25,6 @@ import io.reactorfuse.ops.OpenReply;
 import io.reactorfuse.ops.Request;
 import io.reactorfuse.ops.StatfsReply;
 import io.reactorfuse.ops.StatxReply;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -469,7 +469,7 @@ public final class Dispatcher {
       case SETATTR:
         return encoder.attr(u, (AttrReply) v);
       case READLINK: {
-        byte[] target = ((String) v).getBytes(StandardCharsets.UTF_8);
+        byte[] target = FuseNames.encode((String) v);
         return encoder.bytes(u, target, target.length);
       }
       case OPEN:

@@ -1,5 +1,6 @@
 package io.reactorfuse.internal.notify;
 
+import io.reactorfuse.ops.FuseNames;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.util.ReferenceCountUtil;
@@ -10,7 +11,6 @@ import io.reactorfuse.internal.dispatch.Dispatcher;
 import io.reactorfuse.internal.transport.NotificationSink;
 import io.reactorfuse.ops.FuseInit;
 import io.reactorfuse.ops.Request;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -102,14 +102,14 @@ public final class KernelNotifier implements FuseNotifier {
 
   @Override
   public Mono<Void> invalEntry(long parent, String name, boolean expireOnly) {
-    byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+    byte[] bytes = FuseNames.encode(name);
     return write(expireOnly ? MINOR_EXPIRE_ONLY : 0, () -> encoder.invalEntry(parent, bytes,
         expireOnly ? NotificationEncoder.FUSE_EXPIRE_ONLY : 0));
   }
 
   @Override
   public Mono<Void> delete(long parent, long child, String name) {
-    byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+    byte[] bytes = FuseNames.encode(name);
     return write(0, () -> encoder.delete(parent, child, bytes));
   }
 

@@ -11,10 +11,10 @@ import io.reactorfuse.ops.DirEntry;
 import io.reactorfuse.ops.DirEntryPlus;
 import io.reactorfuse.ops.EntryReply;
 import io.reactorfuse.ops.FuseContext;
+import io.reactorfuse.ops.FuseNames;
 import io.reactorfuse.ops.OpenReply;
 import io.reactorfuse.ops.Request;
 import io.reactorfuse.ops.StatfsReply;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -106,7 +106,7 @@ public final class MemFs implements FuseOps {
     }
 
     long length() {
-      return isFile() ? size : target != null ? target.getBytes(StandardCharsets.UTF_8).length
+      return isFile() ? size : target != null ? FuseNames.encode(target).length
           : isDir() ? BLOCK : 0;
     }
 
@@ -169,7 +169,7 @@ public final class MemFs implements FuseOps {
   }
 
   private static void checkName(String name) {
-    if (name.getBytes(StandardCharsets.UTF_8).length > NAME_MAX) {
+    if (FuseNames.encode(name).length > NAME_MAX) {
       throw Errno.ENAMETOOLONG.exception();
     }
   }
