@@ -6,6 +6,7 @@ import io.reactorfuse.FuseOps;
 import io.reactorfuse.FuseServer;
 import io.reactorfuse.samples.hello.HelloFs;
 import io.reactorfuse.samples.memfs.MemFs;
+import io.reactorfuse.samples.passthrough.PassthroughFs;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.function.UnaryOperator;
@@ -15,14 +16,15 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * The samples' command line: {@code java -jar reactor-fuse-samples.jar hello|memfs MOUNTPOINT}.
+ * The samples' command line: {@code java -jar reactor-fuse-samples.jar hello|memfs MOUNTPOINT}
+ * or {@code passthrough SOURCE MOUNTPOINT}.
  * Each runs in the foreground until the mount is unmounted ({@code umount MOUNTPOINT}, exit code
  * 0) or the process is signalled (the mount is detached on the way out).
  */
 @Command(name = "reactor-fuse-samples", mixinStandardHelpOptions = true,
     version = "reactor-fuse samples 0.1.0",
     description = "Sample FUSE filesystems built on reactor-fuse.",
-    subcommands = {Samples.Hello.class, Samples.Memfs.class})
+    subcommands = {Samples.Hello.class, Samples.Memfs.class, Samples.Passthrough.class})
 public final class Samples implements Runnable {
 
   public static void main(String[] args) {
@@ -49,7 +51,7 @@ public final class Samples implements Runnable {
   }
 
   /** Mounts, waits for the end of the session, and reports it. */
-  static int serve(MountOptions options, FuseOps ops, UnaryOperator<FuseServer> extra) {
+  static int serve(MountSettings options, FuseOps ops, UnaryOperator<FuseServer> extra) {
     FuseMount mount = extra.apply(options.apply(FuseServer.create())).handle(ops).mountNow();
     System.err.println("mounted on " + mount.mountPoint() + " (" + mount.threads()
         + (mount.threads() == 1 ? " thread" : " threads") + "); unmount with: umount "
@@ -90,6 +92,40 @@ public final class Samples implements Runnable {
       Duration timeout = Duration.ofNanos((long) (timeoutSeconds * 1e9));
       MemFs fs = new MemFs(timeout, currentUid(), currentGid());
       return serve(mount, fs, s -> s.fsName("memfs").subtype("memfs").defaultPermissions(true));
+    }
+  }
+
+  @Command(name = "passthrough", mixinStandardHelpOptions = true,
+      description = "Mirrors the directory SOURCE, like libfuse's passthrough_hp: every "
+          + "operation is the same system call on the real file. Files are created as the "
+          + "caller; permissions are checked by the kernel (default_permissions).")
+  static final class Passthrough implements Callable<Integer> {
+    @Mixin SourceMountOptions mount;
+
+    @Option(names = "--cache", paramLabel = "MODE", defaultValue = "auto",
+        description = "never (timeouts 0, direct I/O), auto (names and attributes cached 1 s) "
+            + "or always (1 day, page cache kept across opens) (default: ${DEFAULT-VALUE}).")
+    String cache;
+
+    @Override
+    public Integer call() {
+      PassthroughFs.CacheMode mode;
+      switch (cache) {
+        case "never": mode = PassthroughFs.CacheMode.NEVER; break;
+        case "auto": mode = PassthroughFs.CacheMode.AUTO; break;
+        case "always": mode = PassthroughFs.CacheMode.ALWAYS; break;
+        default:
+          throw new IllegalArgumentException("unknown --cache \"" + cache
+              + "\"; known: never, auto, always");
+      }
+      if (!java.nio.file.Files.isDirectory(mount.source)) {
+        throw new IllegalArgumentException("SOURCE " + mount.source + " is not a directory");
+      }
+      try (PassthroughFs fs = new PassthroughFs(mount.source, mode)) {
+        return serve(mount, fs, s -> s.fsName(mount.source.toAbsolutePath().toString()
+            .replace(',', '_').replace('=', '_').replace(' ', '_'))
+            .subtype("passthrough").defaultPermissions(true));
+      }
     }
   }
 

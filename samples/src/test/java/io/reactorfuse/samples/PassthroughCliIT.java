@@ -1,0 +1,70 @@
+package io.reactorfuse.samples;
+
+import static io.reactorfuse.testing.FuseTestSupport.WAIT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.reactorfuse.testing.FuseTestSupport;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** {@code passthrough [--cache MODE] SOURCE MOUNTPOINT} as a user runs it. */
+class PassthroughCliIT {
+  private Path source;
+  private Path dir;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    source = Files.createTempDirectory("passthrough-cli-src-");
+    dir = Files.createTempDirectory("passthrough-cli-");
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (FuseTestSupport.isMounted(dir)) {
+      FuseTestSupport.run(WAIT, "umount", "-l", dir.toString());
+    }
+    Files.deleteIfExists(dir);
+    FuseTestSupport.sh("rm -rf '" + source + "'");
+  }
+
+  @Test
+  void passthrough_mirrorsSourceUntilUnmounted() throws Exception {
+    FuseTestSupport.requireFuse();
+    Files.writeString(source.resolve("from-source"), "s");
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(
+        () -> Samples.commandLine().execute("passthrough", "--cache", "never",
+            source.toString(), dir.toString()));
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!FuseTestSupport.isMounted(dir)) {
+      assertTrue(System.nanoTime() < deadline, "not mounted within " + WAIT);
+      assertTrue(!exit.isDone(), () -> "exited early: " + exit.join());
+      TimeUnit.MILLISECONDS.sleep(20); // bounded poll of /proc/mounts
+    }
+    assertEquals("s", Files.readString(dir.resolve("from-source")));
+    Files.writeString(dir.resolve("from-mount"), "m");
+    assertEquals("m", Files.readString(source.resolve("from-mount")));
+    assertTrue(FuseTestSupport.sh("grep ' " + dir + " ' /proc/mounts")
+        .contains("default_permissions"));
+    FuseTestSupport.sh("umount " + dir);
+    assertEquals(0, exit.get(WAIT.toSeconds(), TimeUnit.SECONDS));
+  }
+
+  @Test
+  void unknownCacheMode_namesTheKnownOnes() {
+    StringWriter err = new StringWriter();
+    CommandLine cli = Samples.commandLine();
+    cli.setErr(new PrintWriter(err));
+    assertEquals(1, cli.execute("passthrough", "--cache", "sometimes", source.toString(),
+        dir.toString()));
+    assertTrue(err.toString().contains("known: never, auto, always"), err.toString());
+  }
+}
