@@ -10,7 +10,7 @@ import reactor.core.publisher.Mono;
  * anyone else ({@code umount MNT}); {@link #onDispose()} then completes. A JVM that exits with
  * mounts still up detaches them (lazy unmount) so that no mount is left dangling.
  */
-public interface FuseMount {
+public interface FuseMount extends FuseSession {
 
   /** The directory this filesystem is mounted on. */
   Path mountPoint();
@@ -19,10 +19,8 @@ public interface FuseMount {
    * What INIT negotiated with the kernel. A server that takes the session over after a crash
    * needs it again: INIT is not sent twice.
    */
+  @Override
   FuseInit init();
-
-  /** Sends notifications to the kernel about this mount (cache invalidation, store, ...). */
-  FuseNotifier notifier();
 
   /** How many /dev/fuse fds (the session fd and its clones) serve this mount. */
   int threads();

@@ -56,6 +56,14 @@ public interface FuseOps {
     return Mono.empty();
   }
 
+  /**
+   * Like {@link #init(FuseInit)}, with the session: for filesystems that register backing files
+   * for kernel passthrough or send notifications. Default: {@code init(session.init())}.
+   */
+  default Mono<Void> init(FuseSession session) {
+    return init(session.init());
+  }
+
   /** DESTROY: the session ends cleanly (only fuseblk and virtiofs send it). Default: nothing. */
   default Mono<Void> destroy(FuseContext ctx) {
     return Mono.empty();

@@ -241,6 +241,17 @@ public final class FuseServer {
     return with(c -> c.explicitInvalData = on);
   }
 
+  /**
+   * Kernel passthrough I/O (protocol 7.40): files opened with
+   * {@link io.reactorfuse.ops.OpenReply#passthrough} are read and written by the kernel from a
+   * backing file ({@link FuseSession#openBacking}). Needs root (CAP_SYS_ADMIN); excludes the
+   * writeback cache. Granted only where the kernel offers it: check
+   * {@code mount.init().has(FuseInit.PASSTHROUGH)}.
+   */
+  public FuseServer passthrough(boolean on) {
+    return with(c -> c.passthrough = on);
+  }
+
   /** Send POSIX locks (fcntl) to the filesystem (GETLK/SETLK/SETLKW) instead of local locking. */
   public FuseServer posixLocks(boolean on) {
     return with(c -> c.posixLocks = on);
@@ -371,6 +382,7 @@ public final class FuseServer {
     f |= c.explicitInvalData ? FuseInit.EXPLICIT_INVAL_DATA : FuseInit.AUTO_INVAL_DATA;
     f |= c.posixLocks ? FuseInit.POSIX_LOCKS : 0;
     f |= c.flockLocks ? FuseInit.FLOCK_LOCKS : 0;
+    f |= c.passthrough ? FuseInit.PASSTHROUGH : 0;
     f |= FuseInit.HAS_IOCTL_DIR | FuseInit.ABORT_ERROR;
     ReaddirplusMode rdp = c.readdirplus != null ? c.readdirplus
         : overrides(c.ops, "readdirplus") ? ReaddirplusMode.AUTO : ReaddirplusMode.NEVER;

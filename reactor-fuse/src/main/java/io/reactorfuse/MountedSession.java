@@ -100,6 +100,7 @@ final class MountedSession implements FuseMount {
     Dispatcher dispatcher = new Dispatcher(c.ops, options, alloc, c.debug, c.handlerScheduler);
     MountedSession session = new MountedSession(c.mountPoint, method, group, ownsGroup,
         c.existingFd < 0, dispatcher);
+    dispatcher.setSession(session);
     // Mount first: before it, the fd belongs to no connection and epoll reports EPOLLERR, which
     // would end the session before it began. The kernel queues INIT until we listen.
     int fd;
@@ -247,6 +248,24 @@ final class MountedSession implements FuseMount {
   @Override
   public FuseNotifier notifier() {
     return notifier;
+  }
+
+  @Override
+  public int openBacking(int fd) {
+    try {
+      return Native.backingOpen(handles.get(0).fd().intValue(), fd);
+    } catch (NativeError e) {
+      throw e.errno().exception();
+    }
+  }
+
+  @Override
+  public void closeBacking(int backingId) {
+    try {
+      Native.backingClose(handles.get(0).fd().intValue(), backingId);
+    } catch (NativeError e) {
+      throw e.errno().exception();
+    }
   }
 
   @Override

@@ -36,6 +36,7 @@ final class ServerConfig implements Cloneable {
   boolean explicitInvalData;
   boolean posixLocks;
   boolean flockLocks;
+  boolean passthrough;
   boolean debug;
   Duration initTimeout = Duration.ofSeconds(30);
   int threads = 1;

@@ -37,4 +37,12 @@ public record OpenReply(long fh, int openFlags, int backingId) {
   public static OpenReply of(long fh, int openFlags) {
     return new OpenReply(fh, openFlags, 0);
   }
+
+  /**
+   * Handle {@code fh}, served by the kernel from a backing file ({@code FuseSession.openBacking}):
+   * no READ or WRITE requests for this open file.
+   */
+  public static OpenReply passthrough(long fh, int backingId, int openFlags) {
+    return new OpenReply(fh, openFlags | FOPEN_PASSTHROUGH, backingId);
+  }
 }

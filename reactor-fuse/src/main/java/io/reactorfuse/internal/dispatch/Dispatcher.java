@@ -8,6 +8,7 @@ import io.reactorfuse.Errno;
 import io.reactorfuse.ErrnoException;
 import io.reactorfuse.FuseException;
 import io.reactorfuse.FuseOps;
+import io.reactorfuse.FuseSession;
 import io.reactorfuse.internal.codec.InHeader;
 import io.reactorfuse.internal.codec.MalformedRequestException;
 import io.reactorfuse.internal.codec.Opcode;
@@ -66,6 +67,7 @@ public final class Dispatcher {
   private final Set<String> loggedFailures = ConcurrentHashMap.newKeySet();
   private final Sinks.One<FuseInit> initialized = Sinks.one();
   private volatile FuseInit init;
+  private volatile FuseSession session;
   private volatile boolean setxattrExt;
   private volatile Consumer<Request.NotifyReply> notifyReplyHandler;
 
@@ -93,6 +95,11 @@ public final class Dispatcher {
   public void resume(FuseInit negotiated) {
     adopt(negotiated);
     initialized.tryEmitValue(negotiated);
+  }
+
+  /** The session handed to {@code FuseOps.init(FuseSession)}; set before the first request. */
+  public void setSession(FuseSession session) {
+    this.session = session;
   }
 
   /** Completes with the negotiated INIT once it has been answered, or errors if INIT failed. */
@@ -385,7 +392,8 @@ public final class Dispatcher {
     adopt(negotiated);
     Mono<Void> userInit;
     try {
-      userInit = ops.init(negotiated);
+      FuseSession s = session;
+      userInit = s != null ? ops.init(s) : ops.init(negotiated);
     } catch (Throwable t) {
       userInit = Mono.error(t);
     }

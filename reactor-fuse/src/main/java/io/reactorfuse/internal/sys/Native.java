@@ -88,6 +88,36 @@ public final class Native {
     return fd;
   }
 
+  private static final long FUSE_DEV_IOC_BACKING_OPEN = 0x4010e501L;
+  private static final long FUSE_DEV_IOC_BACKING_CLOSE = 0x4004e502L;
+
+  /**
+   * Registers {@code fd} as a kernel-passthrough backing file on the connection of
+   * {@code devFd} ({@code struct fuse_backing_map {s32 fd; u32 flags; u64 padding}}).
+   *
+   * @return the backing id
+   */
+  public static int backingOpen(int devFd, int fd) throws NativeError {
+    jnr.ffi.Pointer map = jnr.ffi.Memory.allocateDirect(LIBC.runtime(), 16);
+    map.putInt(0, fd);
+    map.putInt(4, 0);
+    map.putLong(8, 0);
+    int id = libc().ioctl(devFd, FUSE_DEV_IOC_BACKING_OPEN, map);
+    if (id < 0) {
+      throw error("ioctl(FUSE_DEV_IOC_BACKING_OPEN)");
+    }
+    return id;
+  }
+
+  /** Releases a backing id. */
+  public static void backingClose(int devFd, int backingId) throws NativeError {
+    jnr.ffi.Pointer id = jnr.ffi.Memory.allocateDirect(LIBC.runtime(), 4);
+    id.putInt(0, backingId);
+    if (libc().ioctl(devFd, FUSE_DEV_IOC_BACKING_CLOSE, id) != 0) {
+      throw error("ioctl(FUSE_DEV_IOC_BACKING_CLOSE)");
+    }
+  }
+
   /** access(2): whether the calling process may use {@code path} with {@code mode}. */
   public static boolean access(String path, int mode) {
     return libc().access(path, mode) == 0;
