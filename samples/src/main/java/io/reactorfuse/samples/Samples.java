@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
 
 /**
  * The samples' command line: {@code java -jar reactor-fuse-samples.jar hello|memfs MOUNTPOINT}
- * or {@code passthrough SOURCE MOUNTPOINT}.
+ * or {@code passthrough [--passthrough | --writeback] SOURCE MOUNTPOINT}.
  * Each runs in the foreground until the mount is unmounted ({@code umount MOUNTPOINT}, exit code
  * 0) or the process is signalled (the mount is detached on the way out).
  */
@@ -98,7 +98,9 @@ public final class Samples implements Runnable {
   @Command(name = "passthrough", mixinStandardHelpOptions = true,
       description = "Mirrors the directory SOURCE, like libfuse's passthrough_hp: every "
           + "operation is the same system call on the real file. Files are created as the "
-          + "caller; permissions are checked by the kernel (default_permissions).")
+          + "caller; permissions are checked by the kernel (default_permissions). With "
+          + "--passthrough (root, Linux 6.9+) the kernel reads and writes regular files "
+          + "itself, at the speed of SOURCE.")
   static final class Passthrough implements Callable<Integer> {
     @Mixin SourceMountOptions mount;
 
@@ -107,8 +109,27 @@ public final class Samples implements Runnable {
             + "or always (1 day, page cache kept across opens) (default: ${DEFAULT-VALUE}).")
     String cache;
 
+    @Option(names = "--passthrough",
+        description = "Kernel passthrough I/O: regular files are registered with the kernel at "
+            + "open, which then reads, writes and maps them without asking the daemon (no READ "
+            + "or WRITE requests). Needs root (CAP_SYS_ADMIN) and a kernel offering "
+            + "FUSE_PASSTHROUGH (Linux 6.9+); otherwise one warning and ordinary I/O. Direct "
+            + "I/O of --cache never is dropped for such files (they see SOURCE's data anyway). "
+            + "Excludes --writeback.")
+    boolean passthrough;
+
+    @Option(names = "--writeback",
+        description = "Writeback cache: the kernel gathers writes in the page cache and sends "
+            + "them later, in bigger pieces. Excludes --passthrough (the kernel refuses the "
+            + "combination).")
+    boolean writeback;
+
     @Override
     public Integer call() {
+      if (passthrough && writeback) {
+        throw new IllegalArgumentException("--passthrough and --writeback exclude each other: "
+            + "the kernel does not combine passthrough I/O with the writeback cache; pick one");
+      }
       PassthroughFs.CacheMode mode;
       switch (cache) {
         case "never": mode = PassthroughFs.CacheMode.NEVER; break;
@@ -121,10 +142,11 @@ public final class Samples implements Runnable {
       if (!java.nio.file.Files.isDirectory(mount.source)) {
         throw new IllegalArgumentException("SOURCE " + mount.source + " is not a directory");
       }
-      try (PassthroughFs fs = new PassthroughFs(mount.source, mode)) {
+      try (PassthroughFs fs = new PassthroughFs(mount.source, mode, passthrough)) {
         return serve(mount, fs, s -> s.fsName(mount.source.toAbsolutePath().toString()
             .replace(',', '_').replace('=', '_').replace(' ', '_'))
-            .subtype("passthrough").defaultPermissions(true));
+            .subtype("passthrough").defaultPermissions(true)
+            .passthrough(passthrough).writebackCache(writeback));
       }
     }
   }

@@ -16,7 +16,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
-/** {@code passthrough [--cache MODE] SOURCE MOUNTPOINT} as a user runs it. */
+/**
+ * {@code passthrough [--cache MODE] [--passthrough | --writeback] SOURCE MOUNTPOINT} as a user
+ * runs it.
+ */
 class PassthroughCliIT {
   private Path source;
   private Path dir;
@@ -54,6 +57,49 @@ class PassthroughCliIT {
     assertEquals("m", Files.readString(source.resolve("from-mount")));
     assertTrue(FuseTestSupport.sh("grep ' " + dir + " ' /proc/mounts")
         .contains("default_permissions"));
+    FuseTestSupport.sh("umount " + dir);
+    assertEquals(0, exit.get(WAIT.toSeconds(), TimeUnit.SECONDS));
+  }
+
+  @Test
+  void passthroughAndWriteback_areRefusedTogether() throws Exception {
+    StringWriter err = new StringWriter();
+    CommandLine cli = Samples.commandLine();
+    cli.setErr(new PrintWriter(err));
+    assertEquals(1, cli.execute("passthrough", "--passthrough", "--writeback",
+        source.toString(), dir.toString()));
+    assertTrue(err.toString().contains("--passthrough and --writeback exclude each other"),
+        err.toString());
+    assertTrue(!FuseTestSupport.isMounted(dir));
+  }
+
+  @Test
+  void help_explainsPassthroughAndWriteback() {
+    StringWriter out = new StringWriter();
+    CommandLine cli = Samples.commandLine();
+    cli.setOut(new PrintWriter(out));
+    assertEquals(0, cli.execute("passthrough", "--help"));
+    String help = out.toString().replaceAll("\\s+", " ");
+    assertTrue(help.contains("--passthrough") && help.contains("Excludes --writeback")
+        && help.contains("Excludes --passthrough") && help.contains("CAP_SYS_ADMIN"), help);
+  }
+
+  @Test
+  void passthroughFlag_mountsAndServesFiles() throws Exception {
+    FuseTestSupport.requireFuse();
+    Files.writeString(source.resolve("from-source"), "s");
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(
+        () -> Samples.commandLine().execute("passthrough", "--passthrough",
+            source.toString(), dir.toString()));
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!FuseTestSupport.isMounted(dir)) {
+      assertTrue(System.nanoTime() < deadline, "not mounted within " + WAIT);
+      assertTrue(!exit.isDone(), () -> "exited early: " + exit.join());
+      TimeUnit.MILLISECONDS.sleep(20); // bounded poll of /proc/mounts
+    }
+    assertEquals("s", Files.readString(dir.resolve("from-source")));
+    Files.writeString(dir.resolve("from-mount"), "m");
+    assertEquals("m", Files.readString(source.resolve("from-mount")));
     FuseTestSupport.sh("umount " + dir);
     assertEquals(0, exit.get(WAIT.toSeconds(), TimeUnit.SECONDS));
   }

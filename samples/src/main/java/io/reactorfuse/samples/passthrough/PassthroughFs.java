@@ -33,6 +33,7 @@ import io.netty.buffer.PooledByteBufAllocator;
 import io.reactorfuse.Errno;
 import io.reactorfuse.ErrnoException;
 import io.reactorfuse.FuseOps;
+import io.reactorfuse.FuseSession;
 import io.reactorfuse.ops.Attr;
 import io.reactorfuse.ops.AttrReply;
 import io.reactorfuse.ops.CreateReply;
@@ -40,6 +41,7 @@ import io.reactorfuse.ops.DirEntry;
 import io.reactorfuse.ops.DirEntryPlus;
 import io.reactorfuse.ops.EntryReply;
 import io.reactorfuse.ops.FuseContext;
+import io.reactorfuse.ops.FuseInit;
 import io.reactorfuse.ops.OpenReply;
 import io.reactorfuse.ops.Request;
 import io.reactorfuse.ops.StatfsReply;
@@ -52,7 +54,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
@@ -87,6 +92,18 @@ import reactor.core.publisher.Mono;
  *       only after the timeouts.</li>
  *   <li>Names and link targets go to the kernel as the bytes it sent
  *       ({@link PassthroughSys#nameBytes}, lossless for names that are not UTF-8).</li>
+ *   <li><b>Kernel passthrough</b> (optional, {@code kernelPassthrough}, needs
+ *       {@code FuseServer.passthrough(true)}, root and Linux 6.9+): regular files are
+ *       registered with the kernel at OPEN/CREATE ({@link FuseSession#openBacking}) and the
+ *       kernel then reads, writes, splices and maps them itself: no READ or WRITE request, the
+ *       speed of the native file. One backing id per inode, shared by all its opens (the kernel
+ *       refuses two different backing files, or a cached and a passthrough open, on one inode)
+ *       and closed at the last RELEASE, never right after the OPEN reply (that races with the
+ *       opener). READ and WRITE are still served ({@code readahead(2)} sends READs). Passthrough
+ *       I/O reads SOURCE's own page cache, so {@link CacheMode#NEVER}'s direct I/O is dropped
+ *       for such opens: they see SOURCE's current data anyway. When it cannot be had (the
+ *       kernel did not offer it, the writeback cache is on, the daemon lacks CAP_SYS_ADMIN)
+ *       one warning is logged and the session uses ordinary I/O.</li>
  * </ul>
  *
  * <h2>State</h2>
@@ -125,6 +142,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
     final int fd; // O_PATH
     final boolean symlink;
     long lookups; // guarded by table
+    int backingId; // kernel passthrough id shared by the open files, 0 if none; guarded by this
+    int passthroughOpens; // guarded by this
 
     Inode(long id, long dev, long ino, int fd, boolean symlink) {
       this.id = id;
@@ -152,6 +171,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   private final Map<DevIno, Inode> byKey = new HashMap<>(); // guarded by table
   private long nextId = Request.ROOT_ID + 1; // guarded by table
   private final Map<Long, DirHandle> dirs = new ConcurrentHashMap<>();
+  /** Open files answered with a backing id, by fh: their inode, to drop the id at RELEASE. */
+  private final Map<Long, Inode> passthroughFiles = new ConcurrentHashMap<>();
   private final ThreadLocal<Boolean> threadReady = ThreadLocal.withInitial(() -> false);
 
   private final Inode root;
@@ -159,9 +180,28 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   private final int daemonUid = C.geteuid();
   private final int daemonGid = C.getegid();
 
+  private static final Logger log = LoggerFactory.getLogger(PassthroughFs.class);
+  private final boolean kernelPassthrough;
+  private volatile FuseSession session;
+  /** Whether new inodes get backing ids: set at INIT, cleared for good by the first failure. */
+  private volatile boolean passthroughActive;
+  /** Why kernel passthrough is not used, or null; set once. */
+  private volatile String passthroughProblem;
+  private final AtomicBoolean passthroughWarned = new AtomicBoolean();
+
   /** Serves {@code source}; opens it at once (fails if it is not a readable directory). */
   public PassthroughFs(Path source, CacheMode cache) {
+    this(source, cache, false);
+  }
+
+  /**
+   * Serves {@code source}, with kernel passthrough I/O for regular files if
+   * {@code kernelPassthrough} and the session negotiated it (mount with
+   * {@code FuseServer.passthrough(true)}).
+   */
+  public PassthroughFs(Path source, CacheMode cache, boolean kernelPassthrough) {
     this.cache = cache;
+    this.kernelPassthrough = kernelPassthrough;
     int fd = check(C.openat(AT_FDCWD, nameBytes(source.toAbsolutePath().toString()),
         O_PATH | O_DIRECTORY | O_CLOEXEC, 0));
     byte[] st = fstat(fd);
@@ -190,6 +230,90 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   /** How many nodes the kernel holds lookups on, the root included (one O_PATH fd each). */
   public int nodeCount() {
     return nodes.size();
+  }
+
+  /** Whether new opens get kernel passthrough (asked for, negotiated, and nothing failed yet). */
+  public boolean passthroughActive() {
+    return passthroughActive;
+  }
+
+  /** Why kernel passthrough was asked for but is not used, or null. */
+  public String passthroughProblem() {
+    return passthroughProblem;
+  }
+
+  /** How many open files are served by kernel passthrough (each holds its inode's backing id). */
+  public int passthroughOpenCount() {
+    return passthroughFiles.size();
+  }
+
+  /** Turns passthrough off for the rest of the session, with one warning saying why. */
+  private void disablePassthrough(String why) {
+    passthroughActive = false;
+    if (passthroughWarned.compareAndSet(false, true)) {
+      passthroughProblem = why;
+      log.warn("kernel passthrough unavailable, using ordinary FUSE reads and writes: {}", why);
+    }
+  }
+
+  /**
+   * The reply to OPEN or CREATE of {@code node} (a regular file if {@code regular}) opened as
+   * {@code fd}: with the inode's backing id when passthrough is on, registering it on the
+   * inode's first open. An inode that already has one keeps using it even after passthrough
+   * was turned off (the kernel refuses a cached open next to a passthrough one).
+   */
+  private OpenReply openReply(Inode node, int fd, boolean regular) {
+    if (!kernelPassthrough || !regular) {
+      return OpenReply.of(fd, cache.openFlags);
+    }
+    int id;
+    synchronized (node) {
+      if (node.backingId == 0) {
+        if (!passthroughActive) {
+          return OpenReply.of(fd, cache.openFlags);
+        }
+        try {
+          node.backingId = session.openBacking(fd);
+        } catch (ErrnoException e) {
+          disablePassthrough(e.errno().equals(Errno.EPERM)
+              ? "registering a backing file failed with EPERM: the daemon needs CAP_SYS_ADMIN "
+                  + "(run it as root)"
+              : e.errno().equals(Errno.ELOOP)
+              ? "registering a backing file failed with ELOOP: SOURCE is on a stacked "
+                  + "filesystem (overlayfs, FUSE passthrough) too deep to stack on"
+              : "registering a backing file failed: " + e.getMessage());
+          return OpenReply.of(fd, cache.openFlags);
+        }
+      }
+      node.passthroughOpens++;
+      id = node.backingId;
+    }
+    passthroughFiles.put((long) fd, node);
+    // Direct I/O would override passthrough; keep_cache is meaningless (no page cache used).
+    return OpenReply.passthrough(fd, id,
+        cache.openFlags & ~(OpenReply.FOPEN_DIRECT_IO | OpenReply.FOPEN_KEEP_CACHE));
+  }
+
+  /** At RELEASE of {@code fh}: the last passthrough open of an inode closes its backing id. */
+  private void releaseBacking(long fh) {
+    Inode node = passthroughFiles.remove(fh);
+    if (node == null) {
+      return;
+    }
+    int toClose = 0;
+    synchronized (node) {
+      if (--node.passthroughOpens == 0) {
+        toClose = node.backingId;
+        node.backingId = 0;
+      }
+    }
+    if (toClose != 0) {
+      try {
+        session.closeBacking(toClose);
+      } catch (ErrnoException e) {
+        log.warn("closing backing id {} failed: {}", toClose, e.getMessage());
+      }
+    }
   }
 
   private Inode inode(long nodeId) {
@@ -306,6 +430,26 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   }
 
   // ---- handlers, in opcode order --------------------------------------------------------------
+
+  @Override
+  public Mono<Void> init(FuseSession session) {
+    this.session = session;
+    if (kernelPassthrough) {
+      FuseInit init = session.init();
+      if (init.has(FuseInit.PASSTHROUGH)) {
+        passthroughActive = true;
+        log.info("kernel passthrough on: the kernel reads and writes regular files itself");
+      } else if (init.has(FuseInit.WRITEBACK_CACHE)) {
+        disablePassthrough("the writeback cache is on, and excludes passthrough");
+      } else if ((init.kernelFlags() & FuseInit.PASSTHROUGH) == 0) {
+        disablePassthrough("the kernel did not offer FUSE_PASSTHROUGH (needs protocol 7.40, "
+            + "Linux 6.9+ with CONFIG_FUSE_PASSTHROUGH); it offered 7." + init.kernelMinor());
+      } else {
+        disablePassthrough("not negotiated: mount with FuseServer.passthrough(true)");
+      }
+    }
+    return Mono.empty();
+  }
 
   @Override
   public Mono<EntryReply> lookup(FuseContext ctx, Request.Lookup req) {
@@ -461,8 +605,17 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
     return run(() -> {
       // The kernel resolved the name: reopen the node's own inode, following nothing more.
       int flags = req.flags() & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW) | O_CLOEXEC;
-      int fd = check(C.openat(AT_FDCWD, procPath(inode(req.nodeId()).fd), flags, 0));
-      return OpenReply.of(fd, cache.openFlags);
+      Inode node = inode(req.nodeId());
+      int fd = check(C.openat(AT_FDCWD, procPath(node.fd), flags, 0));
+      try {
+        // OPEN comes for regular files only, but a node may have been replaced behind us.
+        boolean regular = kernelPassthrough && passthroughActive
+            ? (Stat.mode(fstat(fd)) & Attr.S_IFMT) == Attr.S_IFREG : true;
+        return openReply(node, fd, regular);
+      } catch (ErrnoException e) {
+        closeQuietly(fd);
+        throw e;
+      }
     });
   }
 
@@ -518,6 +671,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   @Override
   public Mono<Void> release(FuseContext ctx, Request.Release req) {
+    releaseBacking(req.fh()); // before the fd closes, so its number cannot be reused meanwhile
     closeQuietly((int) req.fh());
     return Mono.empty();
   }
@@ -664,8 +818,10 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
           closeQuietly(pathFd);
           throw e;
         }
-        EntryReply entry = entry(register(pathFd, st), st);
-        return new CreateReply(entry, OpenReply.of(fd, cache.openFlags));
+        Inode node = register(pathFd, st);
+        EntryReply entry = entry(node, st);
+        return new CreateReply(entry, openReply(node, fd,
+            (Stat.mode(st) & Attr.S_IFMT) == Attr.S_IFREG));
       } catch (ErrnoException e) {
         closeQuietly(fd);
         throw e;
