@@ -14,6 +14,9 @@ import static io.reactorfuse.samples.passthrough.PassthroughSys.O_EXCL;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.O_NOCTTY;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.O_NOFOLLOW;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.O_PATH;
+import static io.reactorfuse.samples.passthrough.PassthroughSys.O_RDONLY;
+import static io.reactorfuse.samples.passthrough.PassthroughSys.O_TMPFILE;
+import static io.reactorfuse.samples.passthrough.PassthroughSys.O_DIRECT;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.SEEK_SET;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.STATFS_SIZE;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.UTIME_NOW;
@@ -45,16 +48,21 @@ import io.reactorfuse.ops.FuseInit;
 import io.reactorfuse.ops.OpenReply;
 import io.reactorfuse.ops.Request;
 import io.reactorfuse.ops.StatfsReply;
+import io.reactorfuse.ops.StatxReply;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,12 +76,23 @@ import reactor.core.publisher.Mono;
  *
  * <h2>Trade-offs</h2>
  * <ul>
- *   <li><b>One O_PATH fd per known node.</b> A node is the real inode ({@code st_dev},
- *       {@code st_ino}); while the kernel holds a lookup on it we hold an O_PATH fd, so renames
- *       in SOURCE never confuse us, unlinked files stay reachable and the inode number cannot be
- *       reused. The price is one fd per node the kernel remembers: with the hard limit of 20,000
- *       open files here, trees the kernel keeps more of than that in its cache fail with EMFILE
- *       (the kernel forgets nodes under memory pressure, not fd pressure).</li>
+ *   <li><b>An O_PATH fd or a file handle per known node.</b> A node is the real inode
+ *       ({@code st_dev}, {@code st_ino}); it is reached through an O_PATH fd, so renames in
+ *       SOURCE never confuse us. The kernel forgets nodes under memory pressure, not fd
+ *       pressure, so holding one fd per node (libfuse's way) fails with EMFILE on trees bigger
+ *       than the open-file limit (20,000 here). Instead the soft limit is raised to the hard one
+ *       and at most {@link #maxPathFds()} O_PATH fds are kept (least recently used evicted;
+ *       default 40% of the limit, at most 8,000, leaving room for open files); an evicted node
+ *       keeps its {@code name_to_handle_at} file handle and is reopened with
+ *       {@code open_by_handle_at} (needs CAP_DAC_READ_SEARCH: root) when next used. A call
+ *       pins the fd it uses, so eviction never closes an fd under a running call. Nodes whose
+ *       fd is never evicted: the root; nodes on another mount than SOURCE's root; unlinked
+ *       inodes (nlink 0: a handle could not find them again, and the fd keeps them alive while
+ *       the kernel knows them); and every node if the backing filesystem has no file handles
+ *       (EOPNOTSUPP, logged once: then trees bigger than the limit fail as libfuse's do).
+ *       While a node is evicted its inode number could be reused in SOURCE; a lookup that
+ *       finds the number again takes the fresh fd as the node's (the stale handle is dropped),
+ *       and a stale handle otherwise gives ESTALE.</li>
  *   <li><b>Blocking system calls on the event loop.</b> Handlers do their syscalls inline, the
  *       way libfuse's worker threads do: a slow disk stalls the other requests of that
  *       /dev/fuse fd. Use {@code --threads N} for more loops, or the framework's
@@ -81,12 +100,34 @@ import reactor.core.publisher.Mono;
  *   <li><b>Created as the caller.</b> create, mknod, mkdir and symlink run with the thread's
  *       fsuid/fsgid set to the caller's (Linux keeps these per thread), so new files belong to
  *       the caller and the backing filesystem applies setgid directories itself. Supplementary
- *       groups are NOT switched: a caller allowed only through a supplementary group gets
- *       EACCES from the backing filesystem. Each handler thread gets its own umask of 0
+ *       groups are switched too, best effort: the caller's "Groups:" from /proc/PID/status,
+ *       set for the handler thread only with the raw {@code setgroups} system call (glibc's
+ *       wrapper changes every thread), none if they cannot be read, restored afterwards.
+ *       O_TMPFILE (TMPFILE) works the same way. Each handler thread gets its own umask of 0
  *       ({@code unshare(CLONE_FS)}): the kernel has already applied the caller's umask.</li>
  *   <li><b>Permissions are the kernel's job</b> (mount with {@code default_permissions}):
- *       the daemon is root and would otherwise let everything through. ACCESS is not
- *       implemented for that reason.</li>
+ *       the daemon is root and would otherwise let everything through. ACCESS (sent only
+ *       without it) is answered by faccessat(AT_EACCESS) as the caller.</li>
+ *   <li><b>Locks are the kernel's.</b> The sample negotiates neither POSIX_LOCKS nor
+ *       FLOCK_LOCKS, like libfuse's passthrough_hp: the kernel then keeps fcntl, OFD and flock
+ *       locks on the FUSE inode itself, with exactly its own owner semantics, and they work
+ *       between all processes using the mount. Forwarding them to SOURCE would need the
+ *       kernel's lock owners emulated (classic fcntl locks taken by the daemon all belong to
+ *       the daemon and never conflict; OFD locks on our per-open fds would make two opens of
+ *       one process conflict): the only gain, locks shared with processes using SOURCE
+ *       directly, is not worth that. Locks are not coordinated with such processes.</li>
+ *   <li><b>O_APPEND</b> is dropped from backing opens with AUTO and ALWAYS caching: the
+ *       kernel turns appends into writes at its own i_size, so clearing O_APPEND with
+ *       fcntl(F_SETFL) works as on a native file; appends made in SOURCE behind the mount's
+ *       back are seen only after the attribute timeout. NEVER keeps it (appends land at
+ *       SOURCE's real end).</li>
+ *   <li><b>O_DIRECT</b> is honoured on the FUSE side (the kernel sends such I/O straight to
+ *       us, bypassing its page cache) but dropped from the backing open: our buffers are not
+ *       aligned as O_DIRECT on SOURCE would require (EINVAL otherwise).</li>
+ *   <li><b>STATX</b> is statx(2) on the real inode: birth times and attributes are SOURCE's.
+ *       SYNCFS is syncfs(2) on SOURCE (the kernel sends it for virtiofs only). Offsets are
+ *       64-bit throughout; LSEEK (SEEK_DATA/SEEK_HOLE), FALLOCATE (hole punching included) and
+ *       COPY_FILE_RANGE are the same calls on the open fds.</li>
  *   <li><b>Caching</b> ({@link CacheMode}): entry and attribute timeouts, and whether the
  *       page cache survives an open. Changes made in SOURCE behind the mount's back show up
  *       only after the timeouts.</li>
@@ -108,7 +149,9 @@ import reactor.core.publisher.Mono;
  *
  * <h2>State</h2>
  * {@code nodes} (by node id, read without locking) and {@code byKey} (by dev/ino) are changed
- * together under {@code table}'s lock; lookup counts are only touched under it. Open files and
+ * together under {@code table}'s lock; lookup counts are only touched under it. A node's fd,
+ * pins and handle are guarded by the node itself; {@code lru} orders the evictable fds. Lock
+ * order: {@code table} or {@code lru} before a node, never the reverse. Open files and
  * directories are real fds, returned as {@code fh}; directory handles keep their read position
  * in {@code dirs}.
  */
@@ -139,9 +182,18 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
     final long id;
     final long dev;
     final long ino;
-    final int fd; // O_PATH
     final boolean symlink;
     long lookups; // guarded by table
+    /** O_PATH fd, or -1 while evicted (then {@code handle} reopens it); guarded by this. */
+    int fd;
+    /** Calls using {@code fd} right now: it is not closed under them; guarded by this. */
+    int pins;
+    /** Forgotten by the kernel: never reopened; guarded by this. */
+    boolean dead;
+    /** Never evicted: the root, nodes without file handles or on another mount; guarded by lru. */
+    boolean keepFd;
+    /** The {@code struct file_handle} taken when {@code fd} was last evicted; guarded by this. */
+    byte[] handle;
     int backingId; // kernel passthrough id shared by the open files, 0 if none; guarded by this
     int passthroughOpens; // guarded by this
 
@@ -167,6 +219,21 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   }
 
   private final Object table = new Object();
+  /**
+   * The evictable nodes that have an O_PATH fd, least recently used first (access order).
+   * Lock order: {@code table} before a node's lock; {@code lru} before a node's lock; never a
+   * node's lock before either.
+   */
+  private final LinkedHashMap<Inode, Boolean> lru = new LinkedHashMap<>(1024, 0.75f, true);
+  /** At most this many evictable O_PATH fds are kept (the root and pinned nodes come on top). */
+  private final int maxPathFds;
+  /** A real (not O_PATH) fd of SOURCE's root: open_by_handle_at's mount fd, and syncfs's. */
+  private final int mountFd;
+  /** SOURCE's mount id: nodes on other mounts keep their fd (their handles need their mount). */
+  private final int rootMountId;
+  private final AtomicLong evictions = new AtomicLong();
+  private final AtomicLong reopens = new AtomicLong();
+  private final AtomicBoolean handlesWarned = new AtomicBoolean();
   private final Map<Long, Inode> nodes = new ConcurrentHashMap<>();
   private final Map<DevIno, Inode> byKey = new HashMap<>(); // guarded by table
   private long nextId = Request.ROOT_ID + 1; // guarded by table
@@ -177,8 +244,18 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   private final Inode root;
   private final CacheMode cache;
+  /**
+   * O_APPEND, dropped from backing opens unless {@link CacheMode#NEVER}: the kernel already
+   * turns appends into writes at its i_size (under the inode lock), and a backing fd that kept
+   * O_APPEND would still append after the caller cleared it with fcntl(F_SETFL), which FUSE
+   * never hears of. With NEVER it is kept, so appends land at SOURCE's real end even when SOURCE
+   * grew behind the kernel's back.
+   */
+  private final int droppedAppend;
   private final int daemonUid = C.geteuid();
   private final int daemonGid = C.getegid();
+  /** The daemon's own supplementary groups, restored after each call made as a caller. */
+  private final int[] daemonGroups = groupsOf(Path.of("/proc/thread-self/status"));
 
   private static final Logger log = LoggerFactory.getLogger(PassthroughFs.class);
   private final boolean kernelPassthrough;
@@ -200,12 +277,43 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
    * {@code FuseServer.passthrough(true)}).
    */
   public PassthroughFs(Path source, CacheMode cache, boolean kernelPassthrough) {
+    this(source, cache, kernelPassthrough, 0);
+  }
+
+  /**
+   * Like {@link #PassthroughFs(Path, CacheMode, boolean)}, keeping at most {@code maxPathFds}
+   * O_PATH fds for the nodes the kernel knows (0: the default, 40% of the open-file limit and at
+   * most 8,000); the others are kept as file handles and reopened on demand.
+   */
+  public PassthroughFs(Path source, CacheMode cache, boolean kernelPassthrough,
+      int maxPathFds) {
     this.cache = cache;
+    this.droppedAppend = cache == CacheMode.NEVER ? 0 : PassthroughSys.O_APPEND;
     this.kernelPassthrough = kernelPassthrough;
+    long limit = PassthroughSys.raiseOpenFileLimit();
+    this.maxPathFds = maxPathFds > 0 ? maxPathFds
+        : (int) Math.max(64, Math.min(8_000, limit > 0 ? limit * 2 / 5 : 400));
     int fd = check(C.openat(AT_FDCWD, nameBytes(source.toAbsolutePath().toString()),
         O_PATH | O_DIRECTORY | O_CLOEXEC, 0));
     byte[] st = fstat(fd);
+    mountFd = C.openat(fd, nameBytes("."), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (mountFd < 0) {
+      int e = errno();
+      closeQuietly(fd);
+      throw Errno.of(e).exception();
+    }
+    int[] mountId = {-1};
+    byte[] h = newHandle();
+    rootMountId = C.name_to_handle_at(fd, EMPTY, h, mountId, AT_EMPTY_PATH) == 0
+        ? mountId[0] : -1;
+    if (rootMountId < 0) {
+      log.warn("SOURCE {} has no file handles (name_to_handle_at: {}): one O_PATH fd per known "
+          + "node, so trees bigger than the open-file limit fail with EMFILE", source,
+          Errno.of(errno()));
+      handlesWarned.set(true);
+    }
     root = new Inode(Request.ROOT_ID, Stat.dev(st), Stat.ino(st), fd, false);
+    root.keepFd = true;
     root.lookups = 1;
     nodes.put(root.id, root);
     byKey.put(new DevIno(root.dev, root.ino), root);
@@ -216,20 +324,54 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   public void close() {
     synchronized (table) {
       for (Inode i : nodes.values()) {
-        closeQuietly(i.fd);
+        synchronized (i) {
+          closeQuietly(i.fd);
+          i.fd = -1;
+          i.dead = true;
+        }
       }
       nodes.clear();
       byKey.clear();
     }
+    synchronized (lru) {
+      lru.clear();
+    }
+    closeQuietly(mountFd);
     for (DirHandle d : dirs.values()) {
       closeQuietly(d.fd);
     }
     dirs.clear();
   }
 
-  /** How many nodes the kernel holds lookups on, the root included (one O_PATH fd each). */
+  /** How many nodes the kernel holds lookups on, the root included. */
   public int nodeCount() {
     return nodes.size();
+  }
+
+  /** How many of the nodes hold an O_PATH fd right now (the others are file handles). */
+  public int pathFdCount() {
+    int n = 0;
+    for (Inode i : nodes.values()) {
+      synchronized (i) {
+        n += i.fd >= 0 ? 1 : 0;
+      }
+    }
+    return n;
+  }
+
+  /** The most evictable O_PATH fds kept. */
+  public int maxPathFds() {
+    return maxPathFds;
+  }
+
+  /** How many times a node's O_PATH fd was closed for its file handle. */
+  public long evictionCount() {
+    return evictions.get();
+  }
+
+  /** How many times a node was reopened from its file handle. */
+  public long reopenCount() {
+    return reopens.get();
   }
 
   /** Whether new opens get kernel passthrough (asked for, negotiated, and nothing failed yet). */
@@ -331,24 +473,39 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   private Inode register(int fd, byte[] st) {
     DevIno key = new DevIno(Stat.dev(st), Stat.ino(st));
     Inode found;
+    boolean adopted = false;
     synchronized (table) {
       found = byKey.get(key);
       if (found == null) {
-        Inode created = new Inode(nextId++, key.dev(), key.ino(), fd,
+        found = new Inode(nextId++, key.dev(), key.ino(), fd,
             (Stat.mode(st) & Attr.S_IFMT) == Attr.S_IFLNK);
-        created.lookups = 1;
-        byKey.put(key, created);
-        nodes.put(created.id, created);
-        return created;
+        found.lookups = 1;
+        byKey.put(key, found);
+        nodes.put(found.id, found);
+        adopted = true;
+      } else {
+        found.lookups++;
+        synchronized (found) {
+          if (found.fd < 0) {
+            // Evicted: the fresh fd names the inode as it is now (also if its number was reused
+            // since the handle was taken), so it replaces the handle.
+            found.fd = fd;
+            found.handle = null;
+            adopted = true;
+          }
+        }
       }
-      found.lookups++;
     }
-    closeQuietly(fd);
+    if (adopted) {
+      cached(found);
+    } else {
+      closeQuietly(fd);
+    }
     return found;
   }
 
   private void unref(long nodeId, long n) {
-    int toClose = -1;
+    Inode gone = null;
     synchronized (table) {
       Inode i = nodes.get(nodeId);
       if (i == null || i == root) {
@@ -358,10 +515,155 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
       if (i.lookups <= 0) {
         nodes.remove(nodeId);
         byKey.remove(new DevIno(i.dev, i.ino));
-        toClose = i.fd;
+        gone = i;
       }
     }
-    closeQuietly(toClose);
+    if (gone != null) {
+      synchronized (gone) {
+        gone.dead = true;
+        if (gone.pins == 0) {
+          closeQuietly(gone.fd);
+          gone.fd = -1;
+        }
+      }
+      synchronized (lru) {
+        lru.remove(gone);
+      }
+    }
+  }
+
+  private static byte[] newHandle() {
+    byte[] h = new byte[8 + PassthroughSys.MAX_HANDLE_SZ];
+    ByteBuffer.wrap(h).order(ByteOrder.LITTLE_ENDIAN).putInt(0, PassthroughSys.MAX_HANDLE_SZ);
+    return h;
+  }
+
+  /**
+   * Pins {@code i}'s O_PATH fd for one call, reopening it from its file handle if it was evicted;
+   * {@link #unpin} gives it back.
+   */
+  private int pin(Inode i) {
+    int fd;
+    boolean reopened = false;
+    synchronized (i) {
+      if (i.dead) {
+        throw Errno.ESTALE.exception();
+      }
+      if (i.fd < 0) {
+        // CAP_DAC_READ_SEARCH (root): ESTALE if the inode is gone from SOURCE.
+        i.fd = check(C.open_by_handle_at(mountFd, i.handle, O_PATH | O_CLOEXEC));
+        reopens.incrementAndGet();
+        reopened = true;
+      }
+      i.pins++;
+      fd = i.fd;
+    }
+    if (reopened || i != root) {
+      cached(i);
+    }
+    return fd;
+  }
+
+  private void unpin(Inode i) {
+    synchronized (i) {
+      if (--i.pins == 0 && i.dead && i.fd >= 0) {
+        closeQuietly(i.fd);
+        i.fd = -1;
+      }
+    }
+  }
+
+  /** Runs {@code op} with {@code i}'s O_PATH fd pinned. */
+  private <T> T withFd(Inode i, IntFunction<T> op) {
+    int fd = pin(i);
+    try {
+      return op.apply(fd);
+    } finally {
+      unpin(i);
+    }
+  }
+
+  /** {@link #withFd} for calls without a result. */
+  private void useFd(Inode i, java.util.function.IntConsumer op) {
+    int fd = pin(i);
+    try {
+      op.accept(fd);
+    } finally {
+      unpin(i);
+    }
+  }
+
+  /**
+   * Notes that {@code i} has an O_PATH fd (most recently used), and evicts the least recently
+   * used unpinned fds beyond {@link #maxPathFds}: each is closed after its file handle is taken.
+   */
+  private void cached(Inode i) {
+    if (i.keepFd) {
+      return;
+    }
+    synchronized (lru) {
+      if (i.keepFd) {
+        return;
+      }
+      lru.put(i, Boolean.TRUE);
+      int budget = 32; // pinned ones at the head are skipped; a short overshoot is harmless
+      Iterator<Inode> it = lru.keySet().iterator();
+      while (lru.size() > maxPathFds && budget-- > 0 && it.hasNext()) {
+        Inode e = it.next();
+        synchronized (e) {
+          if (e.dead || e.fd < 0) {
+            it.remove(); // stale entry
+            continue;
+          }
+          if (e.pins > 0) {
+            continue;
+          }
+          byte[] h = evictable(e);
+          if (h == null) {
+            e.keepFd = true; // keeps its fd for good, outside the count
+            it.remove();
+            continue;
+          }
+          e.handle = h;
+          closeQuietly(e.fd);
+          e.fd = -1;
+          it.remove();
+          evictions.incrementAndGet();
+        }
+      }
+    }
+  }
+
+  /**
+   * The file handle of {@code e}'s inode if its fd may be closed, else null: no handles on the
+   * backing filesystem (EOPNOTSUPP), another mount than SOURCE's root, or an unlinked inode
+   * (with no name left, open_by_handle_at could not find it again).
+   */
+  private byte[] evictable(Inode e) {
+    if (rootMountId < 0) {
+      return null;
+    }
+    byte[] h = newHandle();
+    int[] mountId = {-1};
+    if (C.name_to_handle_at(e.fd, EMPTY, h, mountId, AT_EMPTY_PATH) != 0) {
+      if (handlesWarned.compareAndSet(false, true)) {
+        log.warn("name_to_handle_at failed ({}): such nodes keep their O_PATH fd",
+            Errno.of(errno()));
+      }
+      return null;
+    }
+    if (mountId[0] != rootMountId) {
+      return null;
+    }
+    try {
+      byte[] st = fstat(e.fd);
+      if (ByteBuffer.wrap(st).order(ByteOrder.LITTLE_ENDIAN).getLong(16) == 0) {
+        return null;
+      }
+    } catch (ErrnoException ex) {
+      return null;
+    }
+    return h;
   }
 
   private EntryReply entry(Inode i, byte[] st) {
@@ -372,13 +674,14 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   private EntryReply lookupIn(Inode parent, String name) {
     if (name.equals(".") || (name.equals("..") && parent == root)) {
       // ".." at the root stays at the root: SOURCE's parent is not part of the mount.
-      byte[] st = fstat(parent.fd);
+      byte[] st = withFd(parent, PassthroughSys::fstat);
       synchronized (table) {
         parent.lookups++;
       }
       return entry(parent, st);
     }
-    int fd = check(C.openat(parent.fd, nameBytes(name), O_PATH | O_NOFOLLOW | O_CLOEXEC, 0));
+    int fd = withFd(parent, pfd -> check(C.openat(pfd, nameBytes(name),
+        O_PATH | O_NOFOLLOW | O_CLOEXEC, 0)));
     byte[] st;
     try {
       st = fstat(fd);
@@ -392,6 +695,17 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   /** Runs {@code action} with this thread's fsuid/fsgid set to the caller's. */
   private <T> T asCaller(FuseContext ctx, Supplier<T> action) {
     prepareThread();
+    // Supplementary groups too, for this thread only (the raw system call: glibc's setgroups
+    // changes every thread of the process). Best effort: the caller's groups as /proc shows
+    // them now; none if they cannot be read (the caller exited, another pid namespace).
+    boolean groupsSet = ctx.uid() != daemonUid
+        && C.syscall(PassthroughSys.SYS_SETGROUPS, 0, null) == 0;
+    if (groupsSet) {
+      int[] groups = callerGroups(ctx.pid());
+      if (groups.length > 0) {
+        C.syscall(PassthroughSys.SYS_SETGROUPS, groups.length, groups);
+      }
+    }
     C.setfsgid(ctx.gid());
     C.setfsuid(ctx.uid());
     try {
@@ -399,7 +713,34 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
     } finally {
       C.setfsuid(daemonUid);
       C.setfsgid(daemonGid);
+      if (groupsSet) {
+        C.syscall(PassthroughSys.SYS_SETGROUPS, daemonGroups.length,
+            daemonGroups.length > 0 ? daemonGroups : null);
+      }
     }
+  }
+
+  /** The supplementary groups of process {@code pid} ("Groups:" of /proc/PID/status). */
+  private static int[] callerGroups(int pid) {
+    if (pid <= 0) {
+      return new int[0];
+    }
+    return groupsOf(Path.of("/proc/" + pid + "/status"));
+  }
+
+  private static int[] groupsOf(Path status) {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(status)) {
+        if (line.startsWith("Groups:")) {
+          String g = line.substring(7).trim();
+          return g.isEmpty() ? new int[0]
+              : java.util.Arrays.stream(g.split("\\s+")).mapToInt(Integer::parseInt).toArray();
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // gone or unreadable: no supplementary groups
+    }
+    return new int[0];
   }
 
   /** Once per thread: a private umask of 0 (the kernel applied the caller's already). */
@@ -480,28 +821,35 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   @Override
   public Mono<AttrReply> getattr(FuseContext ctx, Request.Getattr req) {
     return run(() -> {
-      int fd = req.hasFh() ? (int) req.fh() : inode(req.nodeId()).fd;
-      return new AttrReply(Stat.attr(fstat(fd)), cache.timeout);
+      byte[] st = req.hasFh() ? fstat((int) req.fh())
+          : withFd(inode(req.nodeId()), PassthroughSys::fstat);
+      return new AttrReply(Stat.attr(st), cache.timeout);
     });
   }
 
   @Override
   public Mono<AttrReply> setattr(FuseContext ctx, Request.Setattr req) {
     return run(() -> {
-      Inode i = inode(req.nodeId());
+      Inode node = inode(req.nodeId());
+      return withFd(node, fd -> setattr(req, node.symlink, fd));
+    });
+  }
+
+  private AttrReply setattr(Request.Setattr req, boolean symlink, int pathFd) {
+    {
       boolean hasFh = req.has(Request.Setattr.FATTR_FH);
       int fh = (int) req.fh();
       if (req.has(Request.Setattr.FATTR_MODE)) {
-        check(hasFh ? C.fchmod(fh, req.mode()) : C.fchmodat(AT_FDCWD, procPath(i.fd),
+        check(hasFh ? C.fchmod(fh, req.mode()) : C.fchmodat(AT_FDCWD, procPath(pathFd),
             req.mode(), 0));
       }
       if (req.has(Request.Setattr.FATTR_UID) || req.has(Request.Setattr.FATTR_GID)) {
         int uid = req.has(Request.Setattr.FATTR_UID) ? req.uid() : -1;
         int gid = req.has(Request.Setattr.FATTR_GID) ? req.gid() : -1;
-        check(C.fchownat(i.fd, EMPTY, uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+        check(C.fchownat(pathFd, EMPTY, uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
       }
       if (req.has(Request.Setattr.FATTR_SIZE)) {
-        check(hasFh ? C.ftruncate(fh, req.size()) : C.truncate(procPath(i.fd), req.size()));
+        check(hasFh ? C.ftruncate(fh, req.size()) : C.truncate(procPath(pathFd), req.size()));
       }
       if (req.has(Request.Setattr.FATTR_ATIME) || req.has(Request.Setattr.FATTR_MTIME)) {
         long[] times = {
@@ -511,14 +859,14 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
                 Request.Setattr.FATTR_MTIME_NOW, req.mtimeNsec())};
         if (hasFh) {
           check(C.futimens(fh, times));
-        } else if (i.symlink) {
-          check(C.utimensat(i.fd, EMPTY, times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+        } else if (symlink) {
+          check(C.utimensat(pathFd, EMPTY, times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
         } else {
-          check(C.utimensat(AT_FDCWD, procPath(i.fd), times, 0));
+          check(C.utimensat(AT_FDCWD, procPath(pathFd), times, 0));
         }
       }
-      return new AttrReply(Stat.attr(fstat(hasFh ? fh : i.fd)), cache.timeout);
-    });
+      return new AttrReply(Stat.attr(fstat(hasFh ? fh : pathFd)), cache.timeout);
+    }
   }
 
   /** The nanoseconds field of one utimensat time: the value, UTIME_NOW or UTIME_OMIT. */
@@ -533,7 +881,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   public Mono<String> readlink(FuseContext ctx, Request.Readlink req) {
     return run(() -> {
       byte[] buf = new byte[4096];
-      int n = (int) check(C.readlinkat(inode(req.nodeId()).fd, EMPTY, buf, buf.length));
+      int n = withFd(inode(req.nodeId()),
+          fd -> (int) check(C.readlinkat(fd, EMPTY, buf, buf.length)));
       return nameString(buf, 0, n);
     });
   }
@@ -542,8 +891,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   public Mono<EntryReply> symlink(FuseContext ctx, Request.Symlink req) {
     return run(() -> {
       Inode parent = inode(req.parent());
-      asCaller(ctx, () -> check(C.symlinkat(nameBytes(req.target()), parent.fd,
-          nameBytes(req.name()))));
+      useFd(parent, pfd -> asCaller(ctx, () -> check(C.symlinkat(nameBytes(req.target()), pfd,
+          nameBytes(req.name())))));
       return lookupIn(parent, req.name());
     });
   }
@@ -552,8 +901,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   public Mono<EntryReply> mknod(FuseContext ctx, Request.Mknod req) {
     return run(() -> {
       Inode parent = inode(req.parent());
-      asCaller(ctx, () -> check(C.mknodat(parent.fd, nameBytes(req.name()), req.mode(),
-          req.rdev() & 0xffffffffL)));
+      useFd(parent, pfd -> asCaller(ctx, () -> check(C.mknodat(pfd, nameBytes(req.name()),
+          req.mode(), req.rdev() & 0xffffffffL))));
       return lookupIn(parent, req.name());
     });
   }
@@ -562,20 +911,22 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   public Mono<EntryReply> mkdir(FuseContext ctx, Request.Mkdir req) {
     return run(() -> {
       Inode parent = inode(req.parent());
-      asCaller(ctx, () -> check(C.mkdirat(parent.fd, nameBytes(req.name()), req.mode())));
+      useFd(parent, pfd -> asCaller(ctx, () -> check(C.mkdirat(pfd, nameBytes(req.name()),
+          req.mode()))));
       return lookupIn(parent, req.name());
     });
   }
 
   @Override
   public Mono<Void> unlink(FuseContext ctx, Request.Unlink req) {
-    return runVoid(() -> check(C.unlinkat(inode(req.parent()).fd, nameBytes(req.name()), 0)));
+    return runVoid(() -> useFd(inode(req.parent()),
+        pfd -> check(C.unlinkat(pfd, nameBytes(req.name()), 0))));
   }
 
   @Override
   public Mono<Void> rmdir(FuseContext ctx, Request.Rmdir req) {
-    return runVoid(() -> check(C.unlinkat(inode(req.parent()).fd, nameBytes(req.name()),
-        AT_REMOVEDIR)));
+    return runVoid(() -> useFd(inode(req.parent()),
+        pfd -> check(C.unlinkat(pfd, nameBytes(req.name()), AT_REMOVEDIR))));
   }
 
   @Override
@@ -585,8 +936,12 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   @Override
   public Mono<Void> rename2(FuseContext ctx, Request.Rename req) {
-    return runVoid(() -> check(C.renameat2(inode(req.parent()).fd, nameBytes(req.name()),
-        inode(req.newParent()).fd, nameBytes(req.newName()), req.flags())));
+    return runVoid(() -> {
+      Inode from = inode(req.parent());
+      Inode to = inode(req.newParent());
+      useFd(from, ffd -> useFd(to, tfd -> check(C.renameat2(ffd, nameBytes(req.name()), tfd,
+          nameBytes(req.newName()), req.flags()))));
+    });
   }
 
   @Override
@@ -595,7 +950,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
       Inode node = inode(req.nodeId());
       Inode parent = inode(req.newParent());
       // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH: done as the daemon, not as the caller.
-      check(C.linkat(node.fd, EMPTY, parent.fd, nameBytes(req.newName()), AT_EMPTY_PATH));
+      useFd(node, nfd -> useFd(parent, pfd -> check(C.linkat(nfd, EMPTY, pfd,
+          nameBytes(req.newName()), AT_EMPTY_PATH))));
       return lookupIn(parent, req.newName());
     });
   }
@@ -604,9 +960,10 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   public Mono<OpenReply> open(FuseContext ctx, Request.Open req) {
     return run(() -> {
       // The kernel resolved the name: reopen the node's own inode, following nothing more.
-      int flags = req.flags() & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW) | O_CLOEXEC;
+      int flags = req.flags() & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_DIRECT
+          | droppedAppend) | O_CLOEXEC;
       Inode node = inode(req.nodeId());
-      int fd = check(C.openat(AT_FDCWD, procPath(node.fd), flags, 0));
+      int fd = withFd(node, pfd -> check(C.openat(AT_FDCWD, procPath(pfd), flags, 0)));
       try {
         // OPEN comes for regular files only, but a node may have been replaced behind us.
         boolean regular = kernelPassthrough && passthroughActive
@@ -660,7 +1017,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   public Mono<StatfsReply> statfs(FuseContext ctx, Request.Statfs req) {
     return run(() -> {
       byte[] b = new byte[STATFS_SIZE];
-      check(C.fstatfs(inode(req.nodeId()).fd, b));
+      useFd(inode(req.nodeId()), fd -> check(C.fstatfs(fd, b)));
       ByteBuffer s = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
       // struct statfs: f_type@0 f_bsize@8 f_blocks@16 f_bfree@24 f_bavail@32 f_files@40
       // f_ffree@48 f_fsid@56 f_namelen@64 f_frsize@72 f_flags@80
@@ -684,16 +1041,16 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   @Override
   public Mono<Void> setxattr(FuseContext ctx, Request.Setxattr req) {
-    return runVoid(() -> check(C.setxattr(procPath(inode(req.nodeId()).fd), nameBytes(req.name()),
-        req.value(), req.value().length, req.flags())));
+    return runVoid(() -> useFd(inode(req.nodeId()), fd -> check(C.setxattr(procPath(fd),
+        nameBytes(req.name()), req.value(), req.value().length, req.flags()))));
   }
 
   @Override
   public Mono<byte[]> getxattr(FuseContext ctx, Request.Getxattr req) {
     return run(() -> {
       byte[] buf = new byte[XATTR_MAX];
-      int n = (int) check(C.getxattr(procPath(inode(req.nodeId()).fd), nameBytes(req.name()),
-          buf, buf.length));
+      int n = withFd(inode(req.nodeId()), fd -> (int) check(C.getxattr(procPath(fd),
+          nameBytes(req.name()), buf, buf.length)));
       return java.util.Arrays.copyOf(buf, n);
     });
   }
@@ -702,7 +1059,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   public Mono<List<String>> listxattr(FuseContext ctx, Request.Listxattr req) {
     return run(() -> {
       byte[] buf = new byte[XATTR_MAX];
-      int n = (int) check(C.listxattr(procPath(inode(req.nodeId()).fd), buf, buf.length));
+      int n = withFd(inode(req.nodeId()),
+          fd -> (int) check(C.listxattr(procPath(fd), buf, buf.length)));
       List<String> names = new ArrayList<>();
       int start = 0;
       for (int k = 0; k < n; k++) {
@@ -719,8 +1077,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   @Override
   public Mono<Void> removexattr(FuseContext ctx, Request.Removexattr req) {
-    return runVoid(() -> check(C.removexattr(procPath(inode(req.nodeId()).fd),
-        nameBytes(req.name()))));
+    return runVoid(() -> useFd(inode(req.nodeId()), fd -> check(C.removexattr(procPath(fd),
+        nameBytes(req.name())))));
   }
 
   @Override
@@ -733,8 +1091,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   @Override
   public Mono<OpenReply> opendir(FuseContext ctx, Request.Open req) {
     return run(() -> {
-      int fd = check(C.openat(inode(req.nodeId()).fd, nameBytes("."),
-          O_DIRECTORY | O_CLOEXEC, 0));
+      int fd = withFd(inode(req.nodeId()), pfd -> check(C.openat(pfd, nameBytes("."),
+          O_DIRECTORY | O_CLOEXEC, 0)));
       dirs.put((long) fd, new DirHandle(fd));
       return OpenReply.of(fd, cache == CacheMode.ALWAYS ? OpenReply.FOPEN_KEEP_CACHE
           | OpenReply.FOPEN_CACHE_DIR : 0);
@@ -805,9 +1163,32 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   public Mono<CreateReply> create(FuseContext ctx, Request.Create req) {
     return run(() -> {
       Inode parent = inode(req.parent());
-      int flags = (req.flags() | O_CREAT | O_CLOEXEC) & ~O_NOCTTY;
-      int fd = asCaller(ctx, () -> check(C.openat(parent.fd, nameBytes(req.name()), flags,
-          req.mode())));
+      int flags = (req.flags() | O_CREAT | O_CLOEXEC) & ~(O_NOCTTY | O_DIRECT | droppedAppend);
+      int fd = withFd(parent, pfd -> asCaller(ctx, () -> check(C.openat(pfd,
+          nameBytes(req.name()), flags, req.mode()))));
+      return created(fd);
+    });
+  }
+
+  /**
+   * TMPFILE: an unnamed file in the directory (O_TMPFILE), open, made as the caller; a later
+   * linkat gives it a name (LINK on its node).
+   */
+  @Override
+  public Mono<CreateReply> tmpfile(FuseContext ctx, Request.Create req) {
+    return run(() -> {
+      Inode parent = inode(req.parent());
+      int flags = (req.flags() | O_TMPFILE | O_CLOEXEC)
+          & ~(O_CREAT | O_NOCTTY | O_DIRECT | droppedAppend);
+      int fd = withFd(parent, pfd -> asCaller(ctx, () -> check(C.openat(pfd, nameBytes("."),
+          flags, req.mode()))));
+      return created(fd);
+    });
+  }
+
+  /** The CREATE/TMPFILE reply for {@code fd}, just created and opened; closes it on failure. */
+  private CreateReply created(int fd) {
+    {
       try {
         // The node's O_PATH fd names the very inode just opened: no second lookup by name.
         int pathFd = check(C.openat(AT_FDCWD, procPath(fd), O_PATH | O_CLOEXEC, 0));
@@ -826,8 +1207,58 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
         closeQuietly(fd);
         throw e;
       }
+    }
+  }
+
+  /**
+   * ACCESS, sent only without {@code default_permissions}: faccessat with AT_EACCESS as the
+   * caller (fsuid, fsgid, groups; a non-root fsuid drops the daemon's DAC capabilities), so the
+   * backing filesystem decides as it would for the caller.
+   */
+  @Override
+  public Mono<Void> access(FuseContext ctx, Request.Access req) {
+    return runVoid(() -> useFd(inode(req.nodeId()), fd -> asCaller(ctx, () -> check(
+        C.faccessat(fd, EMPTY, req.mask(), PassthroughSys.AT_EACCESS | AT_EMPTY_PATH)))));
+  }
+
+  /** SYNCFS (the kernel sends it for virtiofs only): syncfs(2) on SOURCE's filesystem. */
+  @Override
+  public Mono<Void> syncfs(FuseContext ctx, Request.Syncfs req) {
+    return runVoid(() -> check(C.syncfs(mountFd)));
+  }
+
+  /**
+   * STATX: statx(2) of the real inode, so the birth time (STATX_BTIME) and attributes are the
+   * backing filesystem's own; the fields it did not fill are left out of the mask.
+   */
+  @Override
+  public Mono<StatxReply> statx(FuseContext ctx, Request.Statx req) {
+    return run(() -> {
+      byte[] b = new byte[PassthroughSys.STATX_SIZE];
+      int flags = (req.sxFlags() & PassthroughSys.AT_STATX_SYNC_TYPE) | AT_EMPTY_PATH
+          | AT_SYMLINK_NOFOLLOW;
+      int mask = req.sxMask() | STATX_BASIC_STATS | STATX_BTIME;
+      if ((req.getattrFlags() & Request.Getattr.FUSE_GETATTR_FH) != 0) {
+        check(C.statx((int) req.fh(), EMPTY, flags, mask, b));
+      } else {
+        useFd(inode(req.nodeId()), fd -> check(C.statx(fd, EMPTY, flags, mask, b)));
+      }
+      ByteBuffer x = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+      // struct statx: mask u32@0 blksize u32@4 attributes u64@8 nlink u32@16 uid u32@20
+      // gid u32@24 mode u16@28 ino u64@32 size u64@40 blocks u64@48 attributes_mask u64@56
+      // atime@64 btime@80 ctime@96 mtime@112 (i64 sec, u32 nsec) rdev maj/min u32@128/@132
+      // dev maj/min u32@136/@140
+      return new StatxReply(cache.timeout, x.getInt(0) & (STATX_BASIC_STATS | STATX_BTIME),
+          x.getInt(4), x.getLong(8), x.getInt(16), x.getInt(20), x.getInt(24),
+          x.getShort(28) & 0xffff, x.getLong(32), x.getLong(40), x.getLong(48), x.getLong(56),
+          x.getLong(64), x.getInt(72), x.getLong(80), x.getInt(88), x.getLong(96), x.getInt(104),
+          x.getLong(112), x.getInt(120), x.getInt(128), x.getInt(132), x.getInt(136),
+          x.getInt(140));
     });
   }
+
+  private static final int STATX_BASIC_STATS = 0x7ff;
+  private static final int STATX_BTIME = 0x800;
 
   @Override
   public Mono<Void> fallocate(FuseContext ctx, Request.Fallocate req) {

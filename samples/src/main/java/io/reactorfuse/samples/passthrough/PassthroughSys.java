@@ -29,12 +29,27 @@ final class PassthroughSys {
   static final int O_NOFOLLOW = 0400000;
   static final int O_CLOEXEC = 02000000;
   static final int O_PATH = 010000000;
+  static final int O_DIRECT = 040000;
+  static final int O_APPEND = 02000;
+  /** O_TMPFILE includes O_DIRECTORY. */
+  static final int O_TMPFILE = 020000000 | O_DIRECTORY;
+  static final int O_RDONLY = 0;
 
   // *at(2) flags
   static final int AT_FDCWD = -100;
   static final int AT_SYMLINK_NOFOLLOW = 0x100;
   static final int AT_REMOVEDIR = 0x200;
   static final int AT_EMPTY_PATH = 0x1000;
+  static final int AT_EACCESS = 0x200;
+  /** AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC: the statx sync bits callers may pass. */
+  static final int AT_STATX_SYNC_TYPE = 0x6000;
+
+  /** {@code struct statx}. */
+  static final int STATX_SIZE = 256;
+  static final int RLIMIT_NOFILE = 7;
+  /** MAX_HANDLE_SZ: the biggest {@code f_handle} name_to_handle_at gives. */
+  static final int MAX_HANDLE_SZ = 128;
+  static final long SYS_SETGROUPS = 116;
 
   static final long UTIME_NOW = (1L << 30) - 1;
   static final long UTIME_OMIT = (1L << 30) - 2;
@@ -127,6 +142,26 @@ final class PassthroughSys {
 
     @SaveError int unshare(int flags);
 
+    /** {@code handle} is a {@code struct file_handle} with {@code handle_bytes} set. */
+    @SaveError int name_to_handle_at(int dirfd, @In byte[] path, @In @Out byte[] handle,
+        @Out int[] mountId, int flags);
+
+    @SaveError int open_by_handle_at(int mountFd, @In byte[] handle, int flags);
+
+    @SaveError int statx(int dirfd, @In byte[] path, int flags, int mask, @Out byte[] buf);
+
+    @SaveError int faccessat(int dirfd, @In byte[] path, int mode, int flags);
+
+    @SaveError int syncfs(int fd);
+
+    /** {@code rlim} is {@code {rlim_cur, rlim_max}}. */
+    @SaveError int getrlimit(int resource, @Out long[] rlim);
+
+    @SaveError int setrlimit(int resource, @In long[] rlim);
+
+    /** The raw system call (for per-thread setgroups: glibc's changes every thread). */
+    @SaveError long syscall(long number, long a1, @In int[] a2);
+
     int umask(int mask);
 
     int geteuid();
@@ -193,6 +228,21 @@ final class PassthroughSys {
     if (fd >= 0) {
       C.close(fd);
     }
+  }
+
+  /**
+   * Raises the soft open-file limit to the hard one (as far as allowed) and returns the soft
+   * limit in force afterwards, or -1 if it cannot be read.
+   */
+  static long raiseOpenFileLimit() {
+    long[] rl = new long[2];
+    if (C.getrlimit(RLIMIT_NOFILE, rl) != 0) {
+      return -1;
+    }
+    if (rl[0] != rl[1] && C.setrlimit(RLIMIT_NOFILE, new long[] {rl[1], rl[1]}) == 0) {
+      return rl[1];
+    }
+    return rl[0];
   }
 
   /** fstat of any fd, O_PATH included. */
