@@ -45,6 +45,25 @@ public final class FuseTestSupport implements AutoCloseable {
         + "mounting as another user)");
   }
 
+  /**
+   * Skips the calling test when one of these commands is not installed (naming it and its
+   * package); fails instead under {@code REACTOR_FUSE_REQUIRE=1}, where .ci/run installs them.
+   */
+  public static void requireTools(String... commands) {
+    for (String command : commands) {
+      boolean found;
+      try {
+        found = run(WAIT, "bash", "-c", "command -v " + command).exitCode() == 0;
+      } catch (Exception e) {
+        found = false;
+      }
+      if (!found && "1".equals(System.getenv("REACTOR_FUSE_REQUIRE"))) {
+        throw new AssertionError("REACTOR_FUSE_REQUIRE=1 but " + command + " is not installed");
+      }
+      assumeTrue(found, () -> command + " is not installed (see .ci/run for the package)");
+    }
+  }
+
   /** A fresh empty directory to mount on. */
   public Path newMountPoint() throws IOException {
     Path dir = Files.createTempDirectory("reactor-fuse-it-");

@@ -44,6 +44,7 @@ class PassthroughConformanceIT {
   @BeforeAll
   void mount() throws Exception {
     FuseTestSupport.requireFuse();
+    FuseTestSupport.requireTools("python3", "setpriv", "flock", "fallocate");
     base = Files.createTempDirectory(Path.of("/var/tmp"), "conformance-");
     ext4 = Files.createDirectory(base.resolve("ext4"));
     Path source = Files.createDirectory(base.resolve("source"));

@@ -42,6 +42,7 @@ class PassthroughFeaturesIT {
   @BeforeEach
   void setUp() throws Exception {
     FuseTestSupport.requireFuse();
+    FuseTestSupport.requireTools("python3", "setpriv", "fallocate");
     outside = Files.createTempDirectory("passthrough-features-");
     source = Files.createDirectory(outside.resolve("source"));
     Files.setPosixFilePermissions(outside, PosixFilePermissions.fromString("rwxr-xr-x"));

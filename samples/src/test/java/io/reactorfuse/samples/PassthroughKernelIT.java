@@ -283,6 +283,7 @@ class PassthroughKernelIT {
 
   @Test
   void twoOpensOfOneFile_shareTheBackingId_andReadaheadReadsAreServed() throws Exception {
+    FuseTestSupport.requireTools("python3");
     FuseMount m = mountWithPassthrough();
     Path big = m.mountPoint().resolve(BIG_NAME);
     byte[] want = new byte[CHUNK];
