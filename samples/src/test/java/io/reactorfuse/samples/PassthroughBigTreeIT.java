@@ -48,18 +48,7 @@ class PassthroughBigTreeIT {
 
   @AfterEach
   void unmount() throws Exception {
-    try {
-      if (fuse != null) {
-        fuse.close();
-      }
-    } finally {
-      if (fs != null) {
-        fs.close();
-      }
-      if (source != null) {
-        sh("rm -rf '" + source + "'");
-      }
-    }
+    PassthroughTeardown.release(fuse, fs, source);
   }
 
   private static byte[] content(int d, int f) {

@@ -62,18 +62,7 @@ class PassthroughConformanceIT {
 
   @AfterAll
   void unmount() throws Exception {
-    try {
-      if (fuse != null) {
-        fuse.close();
-      }
-    } finally {
-      if (fs != null) {
-        fs.close();
-      }
-      if (base != null) {
-        sh("rm -rf " + q(base));
-      }
-    }
+    PassthroughTeardown.release(fuse, fs, base);
   }
 
   @TestFactory

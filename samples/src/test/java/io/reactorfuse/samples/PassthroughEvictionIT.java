@@ -44,18 +44,7 @@ class PassthroughEvictionIT {
 
   @AfterEach
   void unmount() throws Exception {
-    try {
-      if (fuse != null) {
-        fuse.close();
-      }
-    } finally {
-      if (fs != null) {
-        fs.close();
-      }
-      if (source != null) {
-        sh("rm -rf '" + source + "'");
-      }
-    }
+    PassthroughTeardown.release(fuse, fs, source);
   }
 
   @Test

@@ -64,18 +64,7 @@ class PassthroughFeaturesIT {
 
   @AfterEach
   void tearDown() throws Exception {
-    try {
-      if (fuse != null) {
-        fuse.close();
-      }
-    } finally {
-      if (fs != null) {
-        fs.close();
-      }
-      if (outside != null) {
-        sh("rm -rf '" + outside + "'");
-      }
-    }
+    PassthroughTeardown.release(fuse, fs, outside);
   }
 
   private static String q(Path p) {

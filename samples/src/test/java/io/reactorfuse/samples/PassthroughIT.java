@@ -57,18 +57,7 @@ class PassthroughIT extends PosixSuite {
 
   @AfterEach
   void unmount() throws Exception {
-    try {
-      if (fuse != null) {
-        fuse.close();
-      }
-    } finally {
-      if (fs != null) {
-        fs.close();
-      }
-      if (outside != null) {
-        sh("rm -rf '" + outside + "'");
-      }
-    }
+    PassthroughTeardown.release(fuse, fs, outside);
   }
 
   @Override
