@@ -22,9 +22,9 @@ final class DirectoryReply extends InFlight implements CoreSubscriber<Object> {
   private final int capacity;
   private ByteBuf packed;
 
-  DirectoryReply(Dispatcher dispatcher, ReplyChannel channel, Opcode op, long unique, long nodeId,
+  DirectoryReply(Dispatcher dispatcher, ReplyChannel channel, Opcode op, long unique,
       Request.Readdir request) {
-    super(dispatcher, channel, op, unique, nodeId, request, null);
+    super(dispatcher, channel, op, unique, request, null);
     this.plus = op == Opcode.READDIRPLUS;
     this.capacity = Math.max(0, request.size());
     this.packed = dispatcher.encoder.begin(unique, Math.min(capacity, 64 * 1024));

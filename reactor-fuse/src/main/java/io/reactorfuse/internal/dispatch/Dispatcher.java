@@ -193,15 +193,15 @@ public final class Dispatcher {
       case READDIR:
       case READDIRPLUS: {
         DirectoryReply reply =
-            new DirectoryReply(this, channel, op, h.unique(), h.nodeId(), (Request.Readdir) req);
-        start(reply, invoke(op, ctx, req, reply));
+            new DirectoryReply(this, channel, op, h.unique(), (Request.Readdir) req);
+        start(reply, invoke(op, ctx, req));
         return false;
       }
       default: {
         boolean keep = RequestDecoder.keepsBody(op);
         MonoReply reply =
-            new MonoReply(this, channel, op, h.unique(), h.nodeId(), req, keep ? buf : null);
-        start(reply, invoke(op, ctx, req, reply));
+            new MonoReply(this, channel, op, h.unique(), req, keep ? buf : null);
+        start(reply, invoke(op, ctx, req));
         return keep;
       }
     }
@@ -228,7 +228,7 @@ public final class Dispatcher {
   }
 
   /** Calls the handler; a throw or a null is turned into an error publisher. */
-  private Publisher<?> invoke(Opcode op, FuseContext ctx, Request req, InFlight reply) {
+  private Publisher<?> invoke(Opcode op, FuseContext ctx, Request req) {
     if (handlerScheduler != null) {
       // A blocking filesystem: the handler method itself runs on the scheduler, never the loop.
       return Flux.defer(() -> invokeNow(op, ctx, req)).subscribeOn(handlerScheduler);

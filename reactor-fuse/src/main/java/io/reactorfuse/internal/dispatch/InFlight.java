@@ -22,7 +22,6 @@ abstract class InFlight {
   final ReplyChannel channel;
   final Opcode op;
   final long unique;
-  final long nodeId;
   final Request request;
   final long startNanos;
   /** The read buffer when the request holds a slice of it (WRITE), released when done. */
@@ -31,13 +30,12 @@ abstract class InFlight {
   volatile Subscription subscription;
   private volatile int done;
 
-  InFlight(Dispatcher dispatcher, ReplyChannel channel, Opcode op, long unique, long nodeId,
+  InFlight(Dispatcher dispatcher, ReplyChannel channel, Opcode op, long unique,
       Request request, ByteBuf owned) {
     this.dispatcher = dispatcher;
     this.channel = channel;
     this.op = op;
     this.unique = unique;
-    this.nodeId = nodeId;
     this.request = request;
     this.owned = owned;
     this.startNanos = dispatcher.wiretap ? System.nanoTime() : 0;

@@ -29,9 +29,9 @@ final class MonoReply extends InFlight implements CoreSubscriber<Object> {
 
   private volatile Object value;
 
-  MonoReply(Dispatcher dispatcher, ReplyChannel channel, Opcode op, long unique, long nodeId,
+  MonoReply(Dispatcher dispatcher, ReplyChannel channel, Opcode op, long unique,
       Request request, ByteBuf owned) {
-    super(dispatcher, channel, op, unique, nodeId, request, owned);
+    super(dispatcher, channel, op, unique, request, owned);
   }
 
   @Override
