@@ -314,12 +314,40 @@ public final class FuseServer {
    * (handed over by a supervisor, or inherited): no mount is made. If the kernel's INIT has not
    * been answered yet it is answered as usual; if an earlier server answered it, pass that
    * result with {@link #resume(FuseInit)}. The fd should be non-blocking; this mount closes it.
+   * With {@link #threads threads(n)} above 1 the mount clones it.
    */
   public FuseServer fromFd(int fd) {
-    if (fd < 0) {
-      throw invalid("fromFd needs an open file descriptor (>= 0), got %d", fd);
+    return fromFds(fd);
+  }
+
+  /**
+   * Like {@link #fromFd}, for a session fd and clones of it ({@code FUSE_DEV_IOC_CLONE}) made by
+   * whoever mounted: one event loop serves each, none is cloned here ({@link #threads} is
+   * ignored). A supervisor that keeps copies of all of them can restart a crashed server with
+   * the requests it had in flight ({@link io.reactorfuse.spi.RequestJournal}).
+   */
+  public FuseServer fromFds(int... fds) {
+    if (fds.length == 0) {
+      throw invalid("fromFds needs at least one file descriptor");
     }
-    return with(c -> c.existingFd = fd);
+    for (int fd : fds) {
+      if (fd < 0) {
+        throw invalid("fromFd needs open file descriptors (>= 0), got %d", fd);
+      }
+    }
+    int[] copy = fds.clone();
+    return with(c -> c.existingFds = copy);
+  }
+
+  /**
+   * Saves what a successor needs to take over after this server dies: the INIT result, and the
+   * replies of requests that must not run twice (see {@link io.reactorfuse.spi.RequestJournal};
+   * the recovery module provides one on a file that outlives the process). A request the kernel
+   * sends again after a restart (bit 63 of its unique set) is answered from it.
+   */
+  public FuseServer journal(io.reactorfuse.spi.RequestJournal journal) {
+    Objects.requireNonNull(journal, "journal");
+    return with(c -> c.journal = journal);
   }
 
   /**
@@ -354,12 +382,27 @@ public final class FuseServer {
         return Mono.error(new IllegalStateException(
             "no filesystem: call handle(FuseOps) before mount()"));
       }
-      if (c.resumeInit != null && c.existingFd < 0) {
+      if (c.resumeInit != null && c.existingFds == null) {
         return Mono.error(new IllegalStateException(
             "resume(FuseInit) only makes sense with fromFd(fd): a new mount gets a new INIT"));
       }
       return MountedSession.mount(c, initOptions(c));
     });
+  }
+
+  /**
+   * Mounts without serving, for a supervisor that hands the fds to other processes
+   * ({@link #fromFds} there): opens /dev/fuse, mounts with this builder's options, and opens
+   * {@link #threads} - 1 clones. Nothing reads the fds here, so the kernel's INIT stays pending
+   * (and callers of the mount wait) until a server answers it. Needs only the mount point and
+   * options; {@link #handle} is not used.
+   */
+  public io.reactorfuse.spi.MountedDevice mountDevice() {
+    ServerConfig c = config.copy();
+    if (c.mountPoint == null) {
+      throw new IllegalStateException("no mount point: call mountPoint(Path) before mountDevice()");
+    }
+    return MountedSession.mountDevice(c);
   }
 
   /** {@link #mount()}, blocking until mounted (at most the INIT timeout plus a little). */

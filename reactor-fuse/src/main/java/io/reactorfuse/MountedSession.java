@@ -16,6 +16,7 @@ import io.reactorfuse.internal.sys.Native;
 import io.reactorfuse.internal.sys.NativeError;
 import io.reactorfuse.internal.transport.DevFuseHandle;
 import io.reactorfuse.ops.FuseInit;
+import io.reactorfuse.spi.MountedDevice;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -84,7 +85,8 @@ final class MountedSession implements FuseMount {
   }
 
   private static MountedSession start(ServerConfig c, InitOptions options) {
-    if (c.existingFd < 0) {
+    boolean handedOver = c.existingFds != null;
+    if (!handedOver) {
       // Not for a handed-over fd: its mount point is that mount, and a stat would wait for an
       // INIT that nobody answers yet.
       checkMountPoint(c.mountPoint);
@@ -92,28 +94,36 @@ final class MountedSession implements FuseMount {
     Fuse.ensureAvailability();
     MountMethod method = KernelMount.resolve(c.mountMethod);
     boolean ownsGroup = c.eventLoopGroup == null;
+    // One handed-over fd is cloned as threads(n) asks; several are used as they are.
+    int loops = handedOver && c.existingFds.length > 1 ? c.existingFds.length : c.threads;
     IoEventLoopGroup group = ownsGroup
-        ? new MultiThreadIoEventLoopGroup(c.threads,
+        ? new MultiThreadIoEventLoopGroup(loops,
             new DefaultThreadFactory("reactor-fuse-loop", true), EpollIoHandler.newFactory())
         : c.eventLoopGroup;
     ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
-    Dispatcher dispatcher = new Dispatcher(c.ops, options, alloc, c.debug, c.handlerScheduler);
+    Dispatcher dispatcher = new Dispatcher(c.ops, options, alloc, c.debug, c.handlerScheduler,
+        c.journal);
     MountedSession session = new MountedSession(c.mountPoint, method, group, ownsGroup,
-        c.existingFd < 0, dispatcher);
+        !handedOver, dispatcher);
     dispatcher.setSession(session);
     // Mount first: before it, the fd belongs to no connection and epoll reports EPOLLERR, which
     // would end the session before it began. The kernel queues INIT until we listen.
-    int fd;
+    List<Integer> fds = new ArrayList<>();
     try {
-      fd = c.existingFd >= 0 ? c.existingFd : KernelMount.mount(c, method);
+      if (handedOver) {
+        for (int fd : c.existingFds) {
+          fds.add(fd);
+        }
+      } else {
+        fds.add(KernelMount.mount(c, method));
+      }
     } catch (RuntimeException e) {
       session.shutdownGroup();
       throw e;
     }
-    List<Integer> fds = new ArrayList<>(List.of(fd));
     try {
-      for (int i = 1; i < c.threads; i++) {
-        fds.add(Native.cloneDevice(fd));
+      while (fds.size() < loops) {
+        fds.add(Native.cloneDevice(fds.get(0)));
       }
       if (c.resumeInit != null) {
         dispatcher.resume(c.resumeInit);
@@ -131,6 +141,51 @@ final class MountedSession implements FuseMount {
     session.notifier = new KernelNotifier(session.handles.get(0), dispatcher, alloc);
     LIVE.add(session);
     return session;
+  }
+
+  /** {@link FuseServer#mountDevice()}: mounts and clones, serving nothing. */
+  static MountedDevice mountDevice(ServerConfig c) {
+    checkMountPoint(c.mountPoint);
+    Fuse.ensureAvailability();
+    MountMethod method = KernelMount.resolve(c.mountMethod);
+    List<Integer> fds = new ArrayList<>(List.of(KernelMount.mount(c, method)));
+    try {
+      for (int i = 1; i < c.threads; i++) {
+        fds.add(Native.cloneDevice(fds.get(0)));
+      }
+    } catch (NativeError e) {
+      fds.forEach(Native::closeQuietly); // aborts the connection
+      try {
+        KernelMount.unmount(c.mountPoint, method, true);
+      } catch (RuntimeException ignored) {
+        // aborted already: nothing left to detach
+      }
+      throw new FuseException("cannot clone the /dev/fuse fd for " + c.threads + " threads: "
+          + e.getMessage(), e.errno(), e);
+    }
+    List<Integer> all = List.copyOf(fds);
+    Path mountPoint = c.mountPoint;
+    return new MountedDevice() {
+      @Override
+      public Path mountPoint() {
+        return mountPoint;
+      }
+
+      @Override
+      public List<Integer> fds() {
+        return all;
+      }
+
+      @Override
+      public void unmount(boolean lazy) {
+        KernelMount.unmount(mountPoint, method, lazy);
+      }
+
+      @Override
+      public void closeFds() {
+        all.forEach(Native::closeQuietly);
+      }
+    };
   }
 
   private static void checkMountPoint(Path mp) {

@@ -43,8 +43,10 @@ final class ServerConfig implements Cloneable {
   io.netty.channel.IoEventLoopGroup eventLoopGroup;
   reactor.core.scheduler.Scheduler handlerScheduler;
   MountMethod mountMethod = MountMethod.AUTO;
-  /** An fd that is already mounted (for a restarted server); -1 to mount anew. */
-  int existingFd = -1;
+  /** fds already mounted (session fd first, then clones), for a restarted server; else null. */
+  int[] existingFds;
+  /** Where replies of non-idempotent requests are saved for a successor; null: nowhere. */
+  io.reactorfuse.spi.RequestJournal journal;
   /** The INIT result of an earlier server of this session, when INIT will not come again. */
   io.reactorfuse.ops.FuseInit resumeInit;
 

@@ -99,6 +99,59 @@ class FromFdIT {
   }
 
   @Test
+  void resend_aReadInFlightWhenItsServerStoppedIsAnsweredByTheNext() throws Exception {
+    // What a supervisor does with clone fds: mount, clone, keep a copy of every fd.
+    io.reactorfuse.spi.MountedDevice device = FuseServer.create().mountPoint(fuse.newMountPoint())
+        .threads(2).mountDevice();
+    Path mp = device.mountPoint();
+    byte[] content = "answered by the second server\n".getBytes(StandardCharsets.UTF_8);
+    MultiThreadIoEventLoopGroup firstLoops =
+        new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+    Process cat = null;
+    try {
+      java.util.concurrent.CountDownLatch reading = new java.util.concurrent.CountDownLatch(1);
+      FuseMount first = FuseServer.create().mountPoint(mp).fromFds(dups(device))
+          .eventLoopGroup(firstLoops)
+          .handle(OneFileFs.of(content.length, req -> {
+            reading.countDown();
+            return reactor.core.publisher.Mono.never(); // dies before answering
+          }))
+          .mount().block(WAIT);
+      cat = new ProcessBuilder("cat", mp.resolve("f").toString())
+          .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      assertTrue(reading.await(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS),
+          "the READ never reached the first server");
+
+      firstLoops.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
+      first.onDispose().block(WAIT);
+      assertTrue(cat.isAlive(), "the reader waits: the device's fds keep its request");
+
+      FuseMount second = FuseServer.create().mountPoint(mp).fromFds(dups(device))
+          .resume(first.init()).handle(OneFileFs.of(content)).mount().block(WAIT);
+      second.notifier().resend().block(WAIT);
+      assertTrue(cat.waitFor(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS),
+          "cat did not finish after RESEND");
+      assertEquals(0, cat.exitValue());
+      assertEquals(new String(content, StandardCharsets.UTF_8),
+          new String(cat.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+      second.unmount().block(WAIT);
+    } finally {
+      if (cat != null) {
+        cat.destroyForcibly();
+      }
+      if (FuseTestSupport.isMounted(mp)) {
+        device.unmount(true);
+      }
+      device.closeFds();
+      firstLoops.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
+
+  private static int[] dups(io.reactorfuse.spi.MountedDevice device) {
+    return device.fds().stream().mapToInt(LIBC::dup).toArray();
+  }
+
+  @Test
   void resume_withoutFromFd_isRefused() {
     IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(
         IllegalStateException.class, () -> FuseServer.create().mountPoint(mountPoint)

@@ -3,6 +3,7 @@ package io.reactorfuse.internal.dispatch;
 import io.reactorfuse.ops.FuseNames;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
 import io.netty.util.ReferenceCountUtil;
 import io.reactorfuse.Errno;
 import io.reactorfuse.ErrnoException;
@@ -26,6 +27,8 @@ import io.reactorfuse.ops.OpenReply;
 import io.reactorfuse.ops.Request;
 import io.reactorfuse.ops.StatfsReply;
 import io.reactorfuse.ops.StatxReply;
+import io.reactorfuse.spi.RequestJournal;
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -57,6 +60,15 @@ public final class Dispatcher {
   final ReplyEncoder encoder;
   final boolean wiretap;
   private final Scheduler handlerScheduler;
+  private final RequestJournal journal;
+  /** By opcode: whether its replies go through {@link #journal}. */
+  private static final boolean[] JOURNALED = new boolean[Opcode.MAX_CODE + 1];
+
+  static {
+    for (int code : RequestJournal.JOURNALED) {
+      JOURNALED[code] = true;
+    }
+  }
   private final InitOptions options;
   private final Map<Long, InFlight> inFlight = new ConcurrentHashMap<>();
   /** INTERRUPTs whose request was not found: with clone fds it may still be on its way. */
@@ -81,6 +93,16 @@ public final class Dispatcher {
    */
   public Dispatcher(FuseOps ops, InitOptions options, ByteBufAllocator alloc, boolean wiretap,
       Scheduler handlerScheduler) {
+    this(ops, options, alloc, wiretap, handlerScheduler, null);
+  }
+
+  /**
+   * @param journal where the replies of non-idempotent requests are saved for a successor, and
+   *     resent requests are answered from; null for none
+   */
+  public Dispatcher(FuseOps ops, InitOptions options, ByteBufAllocator alloc, boolean wiretap,
+      Scheduler handlerScheduler, RequestJournal journal) {
+    this.journal = journal;
     this.handlerScheduler = handlerScheduler;
     this.ops = ops;
     this.options = options;
@@ -171,7 +193,21 @@ public final class Dispatcher {
     if (wiretap) {
       wiretapLog.info("unique {} {} node {} {}", h.unique(), op, h.nodeId(), req);
     }
-    FuseContext ctx = new FuseContext(h.unique(), h.nodeId(), h.uid(), h.gid(), h.pid(), umask(req));
+    boolean maybeApplied = false;
+    if (journal != null && JOURNALED[op.code()]) {
+      long key = h.unique() & ~RequestJournal.RESEND_BIT;
+      if (h.unique() < 0) {
+        ByteBuffer saved = journal.savedReply(key);
+        if (saved != null) {
+          replayFromJournal(channel, h.unique(), op, saved);
+          return false;
+        }
+        maybeApplied = journal.wasStarted(key);
+      }
+      journal.started(key, op.code());
+    }
+    FuseContext ctx = new FuseContext(h.unique(), h.nodeId(), h.uid(), h.gid(), h.pid(), umask(req),
+        maybeApplied);
     switch (op) {
       case INIT:
         onInit(channel, h.unique(), (Request.Init) req);
@@ -205,6 +241,23 @@ public final class Dispatcher {
         return keep;
       }
     }
+  }
+
+  /**
+   * Answers a resent request with the reply an earlier worker saved: it ran already, and must
+   * not run twice.
+   */
+  private void replayFromJournal(ReplyChannel channel, long unique, Opcode op, ByteBuffer saved) {
+    ByteBuf reply = Unpooled.buffer(saved.remaining());
+    reply.writeBytes(saved.duplicate());
+    reply.setLongLE(8, unique); // out header {u32 len; s32 error; u64 unique}: echo bit 63
+    if (wiretap) {
+      wiretapLog.info("unique {} {} -> answered from the journal", unique, op);
+    }
+    long key = unique & ~RequestJournal.RESEND_BIT;
+    channel.send(reply);
+    journal.replied(key);
+    journal.resentAnswered(key, op.code(), true);
   }
 
   /** Ends every request in flight without a reply: the session is gone. */
@@ -390,6 +443,9 @@ public final class Dispatcher {
       return;
     }
     adopt(negotiated);
+    if (journal != null) {
+      journal.initNegotiated(negotiated); // before the reply: a successor must never miss it
+    }
     Mono<Void> userInit;
     try {
       FuseSession s = session;
@@ -454,7 +510,22 @@ public final class Dispatcher {
               : Errno.of(errno).name(),
           (System.nanoTime() - f.startNanos) / 1000);
     }
+    if (journal == null) {
+      f.channel.send(reply);
+      return;
+    }
+    long key = f.unique & ~RequestJournal.RESEND_BIT;
+    boolean journaled = JOURNALED[f.op.code()];
+    if (journaled) {
+      journal.replying(key, reply.nioBuffer());
+    }
     f.channel.send(reply);
+    if (journaled) {
+      journal.replied(key);
+    }
+    if (f.unique < 0) {
+      journal.resentAnswered(key, f.op.code(), false);
+    }
   }
 
   /** The reply bytes for a successful handler, or null when sent already (READ). */
@@ -552,6 +623,9 @@ public final class Dispatcher {
     }
     data.writerIndex(data.readerIndex() + n);
     f.channel.send(encoder.dataHeader(f.unique, n), data);
+    if (journal != null && f.unique < 0) {
+      journal.resentAnswered(f.unique & ~RequestJournal.RESEND_BIT, f.op.code(), false);
+    }
   }
 
   /** Logs a handler failure that is not an errno, once per operation and cause. */
