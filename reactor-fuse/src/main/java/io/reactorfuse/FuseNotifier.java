@@ -69,7 +69,8 @@ public interface FuseNotifier {
   /**
    * RESEND: the kernel re-queues every request read but not answered, on every fd of the
    * connection, with bit 63 set in their unique (protocol 7.40). With none in flight it does
-   * nothing.
+   * nothing. Requests this server is serving now come again too: to take over from a dead
+   * server, use {@code FuseServer.resendOnStart(true)}, which asks before reading anything.
    */
   Mono<Void> resend();
 

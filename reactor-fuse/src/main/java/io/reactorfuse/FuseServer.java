@@ -340,6 +340,18 @@ public final class FuseServer {
   }
 
   /**
+   * With {@link #fromFds}, when taking over from a server that died: before reading any request,
+   * ask the kernel to send again every request the dead server had read and not answered
+   * (FUSE_NOTIFY_RESEND, Linux 6.9+; they come back with bit 63 of their unique set). It must
+   * happen before this server reads anything: the kernel resends whatever is unanswered on the
+   * connection at that moment, so a request this server were already serving would come twice.
+   * On an older kernel the mount fails with a message saying so.
+   */
+  public FuseServer resendOnStart(boolean on) {
+    return with(c -> c.resendOnStart = on);
+  }
+
+  /**
    * Saves what a successor needs to take over after this server dies: the INIT result, and the
    * replies of requests that must not run twice (see {@link io.reactorfuse.spi.RequestJournal};
    * the recovery module provides one on a file that outlives the process). A request the kernel
@@ -381,6 +393,11 @@ public final class FuseServer {
       if (c.ops == null) {
         return Mono.error(new IllegalStateException(
             "no filesystem: call handle(FuseOps) before mount()"));
+      }
+      if (c.resendOnStart && c.existingFds == null) {
+        return Mono.error(new IllegalStateException(
+            "resendOnStart(true) only makes sense with fromFds(...): a new mount has nothing to "
+                + "resend"));
       }
       if (c.resumeInit != null && c.existingFds == null) {
         return Mono.error(new IllegalStateException(

@@ -128,6 +128,9 @@ final class MountedSession implements FuseMount {
       if (c.resumeInit != null) {
         dispatcher.resume(c.resumeInit);
       }
+      if (c.resendOnStart) {
+        requestResend(fds.get(0));
+      }
       session.register(fds, options, alloc);
     } catch (NativeError | RuntimeException e) {
       session.detachQuietly();
@@ -141,6 +144,17 @@ final class MountedSession implements FuseMount {
     session.notifier = new KernelNotifier(session.handles.get(0), dispatcher, alloc);
     LIVE.add(session);
     return session;
+  }
+
+  /** FUSE_NOTIFY_RESEND before any fd is read (see {@link FuseServer#resendOnStart}). */
+  private static void requestResend(int fd) {
+    try {
+      Native.requestResend(fd);
+    } catch (NativeError e) {
+      throw new FuseException("cannot ask the kernel to resend the requests a dead server left "
+          + "unanswered (FUSE_NOTIFY_RESEND: " + e.getMessage() + "); it needs Linux 6.9 or later",
+          e.errno(), e);
+    }
   }
 
   /** {@link FuseServer#mountDevice()}: mounts and clones, serving nothing. */

@@ -45,6 +45,8 @@ final class ServerConfig implements Cloneable {
   MountMethod mountMethod = MountMethod.AUTO;
   /** fds already mounted (session fd first, then clones), for a restarted server; else null. */
   int[] existingFds;
+  /** With existingFds: ask the kernel to resend a dead predecessor's requests before reading. */
+  boolean resendOnStart;
   /** Where replies of non-idempotent requests are saved for a successor; null: nowhere. */
   io.reactorfuse.spi.RequestJournal journal;
   /** The INIT result of an earlier server of this session, when INIT will not come again. */

@@ -127,8 +127,8 @@ class FromFdIT {
       assertTrue(cat.isAlive(), "the reader waits: the device's fds keep its request");
 
       FuseMount second = FuseServer.create().mountPoint(mp).fromFds(dups(device))
-          .resume(first.init()).handle(OneFileFs.of(content)).mount().block(WAIT);
-      second.notifier().resend().block(WAIT);
+          .resume(first.init()).resendOnStart(true).handle(OneFileFs.of(content))
+          .mount().block(WAIT);
       assertTrue(cat.waitFor(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS),
           "cat did not finish after RESEND");
       assertEquals(0, cat.exitValue());

@@ -7,7 +7,12 @@ import io.reactorfuse.FuseServer;
 import io.reactorfuse.samples.hello.HelloFs;
 import io.reactorfuse.samples.memfs.MemFs;
 import io.reactorfuse.samples.passthrough.PassthroughFs;
+import io.reactorfuse.recovery.RecoverableWorker;
+import io.reactorfuse.recovery.SupervisedMount;
+import io.reactorfuse.recovery.Supervisor;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.function.UnaryOperator;
 import picocli.CommandLine;
@@ -118,6 +123,30 @@ public final class Samples implements Runnable {
             + "Excludes --writeback.")
     boolean passthrough;
 
+    @Option(names = "--recoverable",
+        description = "Survive the daemon's crash: this process becomes a supervisor that "
+            + "mounts, keeps the /dev/fuse fds, and serves them with a worker JVM; a worker "
+            + "that dies is replaced, the requests it had in flight are sent again and answered "
+            + "exactly once, and processes using the mount do not notice. Excludes "
+            + "--passthrough.")
+    boolean recoverable;
+
+    @Option(names = "--hot-standby",
+        description = "With --recoverable: keep a second worker JVM started and waiting, so a "
+            + "crash is recovered without waiting for a JVM to start.")
+    boolean hotStandby;
+
+    @Option(names = "--state-dir", paramLabel = "DIR",
+        description = "With --recoverable: where the state that outlives a worker is kept "
+            + "(default: a new directory under java.io.tmpdir, removed at the end).")
+    java.nio.file.Path stateDir;
+
+    /** Set by the supervisor on the worker JVMs it starts: serve the fds it hands over. */
+    @Option(names = "--recovery-worker", hidden = true)
+    boolean recoveryWorker;
+
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--writeback",
         description = "Writeback cache: the kernel gathers writes in the page cache and sends "
             + "them later, in bigger pieces. Excludes --passthrough (the kernel refuses the "
@@ -142,12 +171,86 @@ public final class Samples implements Runnable {
       if (!java.nio.file.Files.isDirectory(mount.source)) {
         throw new IllegalArgumentException("SOURCE " + mount.source + " is not a directory");
       }
-      try (PassthroughFs fs = new PassthroughFs(mount.source, mode, passthrough)) {
-        return serve(mount, fs, s -> s.fsName(mount.source.toAbsolutePath().toString()
-            .replace(',', '_').replace('=', '_').replace(' ', '_'))
-            .subtype("passthrough").defaultPermissions(true)
-            .passthrough(passthrough).writebackCache(writeback));
+      if ((hotStandby || stateDir != null) && !recoverable && !recoveryWorker) {
+        throw new IllegalArgumentException("--hot-standby and --state-dir only apply with "
+            + "--recoverable");
       }
+      if (recoverable && passthrough) {
+        throw new IllegalArgumentException("--recoverable cannot be combined with --passthrough "
+            + "yet: the kernel's backing ids would have to be handed from worker to worker");
+      }
+      UnaryOperator<FuseServer> settings = s -> s
+          .fsName(mount.source.toAbsolutePath().toString()
+              .replace(',', '_').replace('=', '_').replace(' ', '_'))
+          .subtype("passthrough").defaultPermissions(true)
+          .passthrough(passthrough).writebackCache(writeback);
+      if (recoveryWorker) {
+        RecoverableWorker.serve(settings.apply(mount.apply(FuseServer.create())),
+            recovery -> new PassthroughFs(mount.source, mode, false, 0, recovery.state()));
+        return 1; // serve() exits the JVM
+      }
+      if (recoverable) {
+        return supervise(settings.apply(mount.apply(FuseServer.create())));
+      }
+      try (PassthroughFs fs = new PassthroughFs(mount.source, mode, passthrough)) {
+        return serve(mount, fs, settings);
+      }
+    }
+
+    /**
+     * Mounts in this process and serves in worker JVMs running this same command with
+     * {@code --recovery-worker}, until the mount ends.
+     */
+    private int supervise(FuseServer server) {
+      List<String> workerArgs = new ArrayList<>(List.of("passthrough", "--recovery-worker"));
+      List<String> original = spec.commandLine().getParseResult().originalArgs();
+      // The whole command line: what follows this subcommand's name is its own.
+      for (int i = original.indexOf(spec.name()) + 1; i < original.size(); i++) {
+        String a = original.get(i);
+        if (a.equals("--state-dir")) {
+          i++; // and its value
+        } else if (!a.equals("--recoverable") && !a.equals("--hot-standby")
+            && !a.startsWith("--state-dir=")) {
+          workerArgs.add(a);
+        }
+      }
+      java.nio.file.Path dir = stateDir;
+      boolean ownDir = dir == null;
+      try {
+        if (ownDir) {
+          dir = java.nio.file.Files.createTempDirectory("reactor-fuse-recovery-");
+        }
+        SupervisedMount m = Supervisor.create().server(server).stateDir(dir)
+            .hotStandby(hotStandby)
+            .workerJava(List.of(), Samples.class.getName(), workerArgs.toArray(String[]::new))
+            .start();
+        System.err.println("mounted on " + m.mountPoint() + ", served by worker pid "
+            + m.workerPid() + (hotStandby ? " with a hot standby" : "")
+            + "; unmount with: umount " + m.mountPoint());
+        try {
+          m.termination().join();
+        } catch (java.util.concurrent.CompletionException e) {
+          throw e.getCause() instanceof RuntimeException
+              ? (RuntimeException) e.getCause() : e;
+        }
+        System.err.println("unmounted " + m.mountPoint() + " (" + m.restarts()
+            + (m.restarts() == 1 ? " worker restart)" : " worker restarts)"));
+        return 0;
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException("cannot create a state directory: " + e.getMessage(), e);
+      } finally {
+        if (ownDir && dir != null) {
+          deleteTree(dir);
+        }
+      }
+    }
+  }
+
+  private static void deleteTree(java.nio.file.Path dir) {
+    try (java.util.stream.Stream<java.nio.file.Path> paths = java.nio.file.Files.walk(dir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (java.io.IOException e) {
+      System.err.println("could not remove " + dir + ": " + e.getMessage());
     }
   }
 

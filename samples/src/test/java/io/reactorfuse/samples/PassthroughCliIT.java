@@ -62,6 +62,40 @@ class PassthroughCliIT {
   }
 
   @Test
+  void recoverable_aKilledWorkerIsReplacedAndUmountEndsEverything() throws Exception {
+    FuseTestSupport.requireFuse();
+    Files.writeString(source.resolve("from-source"), "s");
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(
+        () -> Samples.commandLine().execute("passthrough", "--recoverable", "--cache", "never",
+            source.toString(), dir.toString()));
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!FuseTestSupport.isMounted(dir) || workers().isEmpty()) {
+      assertTrue(System.nanoTime() < deadline, "not mounted within " + WAIT);
+      assertTrue(!exit.isDone(), () -> "exited early: " + exit.join());
+      TimeUnit.MILLISECONDS.sleep(20); // bounded poll of /proc/mounts
+    }
+    assertEquals("s", Files.readString(dir.resolve("from-source")));
+    ProcessHandle first = workers().get(0);
+    first.destroyForcibly(); // SIGKILL
+    assertTrue(first.onExit().get(WAIT.toSeconds(), TimeUnit.SECONDS) != null);
+    // The mount never went away: the supervisor holds the fds and starts the next worker.
+    Files.writeString(dir.resolve("after-crash"), "m");
+    assertEquals("m", Files.readString(source.resolve("after-crash")));
+    assertEquals("s", Files.readString(dir.resolve("from-source")));
+    FuseTestSupport.sh("umount " + dir);
+    assertEquals(0, exit.get(WAIT.toSeconds(), TimeUnit.SECONDS));
+    assertEquals(java.util.List.of(), workers(), "a worker outlived the mount");
+  }
+
+  /** The worker JVMs the supervisor (running in this JVM) started. */
+  private static java.util.List<ProcessHandle> workers() {
+    return ProcessHandle.current().children()
+        .filter(p -> p.isAlive() && p.info().arguments().map(java.util.List::of)
+            .orElse(java.util.List.of()).contains("--recovery-worker"))
+        .collect(java.util.stream.Collectors.toList());
+  }
+
+  @Test
   void passthroughAndWriteback_areRefusedTogether() throws Exception {
     StringWriter err = new StringWriter();
     CommandLine cli = Samples.commandLine();

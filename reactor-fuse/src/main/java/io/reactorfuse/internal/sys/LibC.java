@@ -11,6 +11,8 @@ public interface LibC {
   @SaveError
   int close(int fd);
 
+  long write(int fd, byte[] buf, long count);
+
   @SaveError
   int mount(String source, String target, String fstype, long flags, String data);
 

@@ -5,9 +5,10 @@ import jnr.ffi.annotations.Out;
 import jnr.ffi.annotations.SaveError;
 
 /**
- * The C library calls behind {@link Fusermount}: a socket pair, a child process started with
- * posix_spawn (so that it can inherit the socket, which ProcessBuilder cannot do), and recvmsg for
- * the SCM_RIGHTS message. Public only because jnr-ffi implements it from another class loader.
+ * The C library calls behind {@link Spawn}: a socket pair, a child process started with
+ * posix_spawn (so that it can inherit the socket, which ProcessBuilder cannot do), sendmsg and
+ * recvmsg for SCM_RIGHTS messages, waiting for and signalling children. Public only because
+ * jnr-ffi implements it from another class loader.
  */
 public interface LibSpawn {
   @SaveError
@@ -18,6 +19,16 @@ public interface LibSpawn {
 
   @SaveError
   long recvmsg(int fd, Pointer msg, int flags);
+
+  @SaveError
+  long sendmsg(int fd, Pointer msg, int flags);
+
+  @SaveError
+  int shutdown(int fd, int how);
+
+  /** {@code newLimit} and {@code oldLimit} point to {@code struct rlimit} or are null. */
+  @SaveError
+  int prlimit(int pid, int resource, Pointer newLimit, Pointer oldLimit);
 
   @SaveError
   long read(int fd, @Out byte[] buf, long count);
@@ -33,6 +44,10 @@ public interface LibSpawn {
 
   @SaveError
   int kill(int pid, int sig);
+
+  /** {@code info} points to a 128-byte siginfo_t. */
+  @SaveError
+  int waitid(int idType, int id, Pointer info, int options);
 
   /** Returns an error number itself (0 on success); errno is not used. */
   int posix_spawn(@Out int[] pid, String path, Pointer fileActions, Pointer attr, Pointer argv,
@@ -59,6 +74,8 @@ public interface LibSpawn {
   int posix_spawnattr_setsigmask(Pointer attr, Pointer sigset);
 
   int posix_spawnattr_setsigdefault(Pointer attr, Pointer sigset);
+
+  int posix_spawnattr_setpgroup(Pointer attr, int pgroup);
 
   int sigemptyset(Pointer sigset);
 

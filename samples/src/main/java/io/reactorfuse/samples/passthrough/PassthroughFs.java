@@ -16,6 +16,7 @@ import static io.reactorfuse.samples.passthrough.PassthroughSys.O_NOFOLLOW;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.O_PATH;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.O_RDONLY;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.O_TMPFILE;
+import static io.reactorfuse.samples.passthrough.PassthroughSys.O_TRUNC;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.O_DIRECT;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.SEEK_SET;
 import static io.reactorfuse.samples.passthrough.PassthroughSys.STATFS_SIZE;
@@ -49,11 +50,13 @@ import io.reactorfuse.ops.OpenReply;
 import io.reactorfuse.ops.Request;
 import io.reactorfuse.ops.StatfsReply;
 import io.reactorfuse.ops.StatxReply;
+import io.reactorfuse.spi.StateStore;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -62,7 +65,9 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntFunction;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -120,7 +125,7 @@ import reactor.core.publisher.Mono;
  *       kernel turns appends into writes at its own i_size, so clearing O_APPEND with
  *       fcntl(F_SETFL) works as on a native file; appends made in SOURCE behind the mount's
  *       back are seen only after the attribute timeout. NEVER keeps it (appends land at
- *       SOURCE's real end).</li>
+ *       SOURCE's real end), except when recoverable (see below).</li>
  *   <li><b>O_DIRECT</b> is honoured on the FUSE side (the kernel sends such I/O straight to
  *       us, bypassing its page cache) but dropped from the backing open: our buffers are not
  *       aligned as O_DIRECT on SOURCE would require (EINVAL otherwise).</li>
@@ -145,6 +150,42 @@ import reactor.core.publisher.Mono;
  *       for such opens: they see SOURCE's current data anyway. When it cannot be had (the
  *       kernel did not offer it, the writeback cache is on, the daemon lacks CAP_SYS_ADMIN)
  *       one warning is logged and the session uses ordinary I/O.</li>
+ *   <li><b>Recoverable</b> (optional: a {@link StateStore}). A supervisor keeps the /dev/fuse
+ *       fds alive when the worker serving them dies, and a new worker takes over
+ *       ({@code FuseServer.fromFds(..).resume(init)}, then {@code notifier().resend()}); the
+ *       kernel still holds the node ids and file handles the dead one handed out, so they are
+ *       kept in the store: each node (id, dev, ino, lookup count, symlink flag, and its
+ *       {@code name_to_handle_at} handle taken when it is registered) is written before the
+ *       reply that hands it out, rewritten when FORGET changes its count and removed at 0;
+ *       each open file (fh, node, open flags) at OPEN/CREATE, each directory handle at
+ *       OPENDIR, both removed at RELEASE/RELEASEDIR. {@code fh} is then an id looked up in a
+ *       map (one hash lookup per READ/WRITE), not the fd number, which the next process would
+ *       not have; node ids are reserved in the store by blocks, so a successor never reuses
+ *       one. The successor's constructor reopens every node with {@code open_by_handle_at}
+ *       (checking dev and ino), then every open file and directory through its node. Cost: a
+ *       store write per lookup count change, made under the node table's lock. O_APPEND is
+ *       always dropped from backing opens (a WRITE resent after a crash must not append
+ *       twice; the kernel sends appends at its own i_size anyway). Not recoverable: inodes
+ *       whose handle no longer opens (unlinked ones whose last fd died with the worker: a
+ *       file removed while open, an O_TMPFILE never linked; their data is gone), nodes on
+ *       another mount than SOURCE's root or on a filesystem without file handles. Each is
+ *       dropped with one warning, and the kernel's requests on its node id, or on a file or
+ *       directory opened through it, get ESTALE. A FORGET the dead worker read but had not
+ *       counted, or a LOOKUP it counted but never answered, leaves a count too high: such a
+ *       node stays in the table until unmount (a leak, never a wrong answer). Directory
+ *       handles restart at the kernel's offset (d_off cookies, stable on ext4, xfs, btrfs
+ *       and tmpfs). Kernel passthrough is refused together with a store for now: the backing
+ *       ids (kept by the connection, not the worker) would have to be saved per inode and
+ *       closed by the successor at RELEASE.</li>
+ *   <li><b>Requests the dead worker may have run.</b> The framework answers a resent
+ *       request from its journal when the reply was saved; one whose reply was not arrives
+ *       with {@code FuseContext.maybeApplied()}, and running it again may fail only because
+ *       it was done already. Then, and only then: mkdir, mknod, symlink, link and
+ *       create(O_EXCL) finding EEXIST succeed if what is there is what they would have made
+ *       (same type; the same target; the same inode); unlink and rmdir finding ENOENT
+ *       succeed, and so do rename finding ENOENT with the target in place, setxattr
+ *       (XATTR_CREATE) finding EEXIST with the same value, and removexattr finding ENODATA.
+ *       A concurrent client could have done the same in between: indistinguishable here.</li>
  * </ul>
  *
  * <h2>State</h2>
@@ -152,8 +193,10 @@ import reactor.core.publisher.Mono;
  * together under {@code table}'s lock; lookup counts are only touched under it. A node's fd,
  * pins and handle are guarded by the node itself; {@code lru} orders the evictable fds. Lock
  * order: {@code table} or {@code lru} before a node, never the reverse. Open files and
- * directories are real fds, returned as {@code fh}; directory handles keep their read position
- * in {@code dirs}.
+ * directories are real fds, returned as {@code fh} (when recoverable: ids, mapped to the fds
+ * by {@code files} and {@code dirs}); directory handles keep their read position in
+ * {@code dirs}. When recoverable, a node's record in {@code state} is written under
+ * {@code table} with each change of its count, so records of one node land in order.
  */
 public final class PassthroughFs implements FuseOps, AutoCloseable {
 
@@ -196,6 +239,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
     byte[] handle;
     int backingId; // kernel passthrough id shared by the open files, 0 if none; guarded by this
     int passthroughOpens; // guarded by this
+    /** When recoverable: the file handle saved with the node (empty: none); guarded by table. */
+    byte[] savedHandle;
 
     Inode(long id, long dev, long ino, int fd, boolean symlink) {
       this.id = id;
@@ -208,7 +253,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   private record DevIno(long dev, long ino) {}
 
-  /** An open directory: its fd and where the next getdents64 starts. */
+  /** An open directory: its fd (-1: lost in a takeover) and where the next getdents64 starts. */
   private static final class DirHandle {
     final int fd;
     long position; // guarded by this
@@ -217,6 +262,9 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
       this.fd = fd;
     }
   }
+
+  /** An open file when recoverable: its fd (-1: lost in a takeover), node and open flags. */
+  private record OpenFile(int fd, long nodeId, int flags) {}
 
   private final Object table = new Object();
   /**
@@ -242,6 +290,37 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   private final Map<Long, Inode> passthroughFiles = new ConcurrentHashMap<>();
   private final ThreadLocal<Boolean> threadReady = ThreadLocal.withInitial(() -> false);
 
+  // The recovery tables, unused without a store (see the class comment).
+  /** StateStore spaces (0..15 are the framework's): node id -> node record. */
+  static final int SPACE_NODES = 16;
+  /** fh -> open file: node id u64, backing open flags u32. */
+  static final int SPACE_FILES = 17;
+  /** fh -> open directory: node id u64. */
+  static final int SPACE_DIRS = 18;
+  /** The keys below. */
+  private static final int SPACE_META = 19;
+  /** Node ids below this (u64) may have been handed out: a successor starts above them. */
+  private static final long META_RESERVED_IDS = 0;
+  /** SOURCE's root dev and ino (u64, u64): a store is restored only over its own SOURCE. */
+  private static final long META_SOURCE = 1;
+  /** Node ids reserved per store write. */
+  private static final long ID_BLOCK = 4096;
+  /** A node record's fixed part; the {@code struct file_handle} follows (see saveNode). */
+  private static final int NODE_HEADER = 28;
+  private static final byte[] NO_HANDLE = new byte[0];
+
+  /** Where the tables a successor needs are kept; null: not recoverable. */
+  private final StateStore state;
+  /**
+   * Open files by fh when recoverable (fh is an id: a successor has other fd numbers); null
+   * otherwise, and fh is the fd itself.
+   */
+  private final Map<Long, OpenFile> files;
+  /** The next fh id when recoverable, for files and directories alike. */
+  private final AtomicLong nextFh = new AtomicLong(1);
+  /** Node ids below this are reserved in the store; guarded by table. */
+  private long reservedIds;
+
   private final Inode root;
   private final CacheMode cache;
   /**
@@ -249,7 +328,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
    * turns appends into writes at its i_size (under the inode lock), and a backing fd that kept
    * O_APPEND would still append after the caller cleared it with fcntl(F_SETFL), which FUSE
    * never hears of. With NEVER it is kept, so appends land at SOURCE's real end even when SOURCE
-   * grew behind the kernel's back.
+   * grew behind the kernel's back; but not when recoverable: a WRITE resent after a crash must
+   * land at its offset again, not be appended a second time.
    */
   private final int droppedAppend;
   private final int daemonUid = C.geteuid();
@@ -287,8 +367,33 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
    */
   public PassthroughFs(Path source, CacheMode cache, boolean kernelPassthrough,
       int maxPathFds) {
+    this(source, cache, kernelPassthrough, maxPathFds, null);
+  }
+
+  /**
+   * Like {@link #PassthroughFs(Path, CacheMode, boolean, int)}, recoverable if {@code state} is
+   * not null: the nodes and open handles the kernel holds are kept in it (spaces 16 to 19; see
+   * the class comment), and the tables a predecessor left there for the same SOURCE are
+   * restored first ({@link #restore}).
+   *
+   * @throws IllegalArgumentException for kernel passthrough with a store, a store whose values
+   *     are too small for a node, or a store of another SOURCE
+   */
+  public PassthroughFs(Path source, CacheMode cache, boolean kernelPassthrough, int maxPathFds,
+      StateStore state) {
+    if (state != null && kernelPassthrough) {
+      throw new IllegalArgumentException("--passthrough cannot be combined with --recoverable "
+          + "yet: the kernel's backing ids would have to be saved per inode and taken over by "
+          + "the next worker; choose one");
+    }
+    if (state != null && state.maxValueSize() < NODE_HEADER + newHandle().length) {
+      throw new IllegalArgumentException("the state store takes values of at most "
+          + state.maxValueSize() + " bytes; a node needs " + (NODE_HEADER + newHandle().length));
+    }
+    this.state = state;
+    this.files = state == null ? null : new ConcurrentHashMap<>();
     this.cache = cache;
-    this.droppedAppend = cache == CacheMode.NEVER ? 0 : PassthroughSys.O_APPEND;
+    this.droppedAppend = cache == CacheMode.NEVER && state == null ? 0 : PassthroughSys.O_APPEND;
     this.kernelPassthrough = kernelPassthrough;
     long limit = PassthroughSys.raiseOpenFileLimit();
     this.maxPathFds = maxPathFds > 0 ? maxPathFds
@@ -317,9 +422,20 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
     root.lookups = 1;
     nodes.put(root.id, root);
     byKey.put(new DevIno(root.dev, root.ino), root);
+    if (state != null) {
+      try {
+        restore();
+      } catch (RuntimeException e) {
+        close();
+        throw e;
+      }
+    }
   }
 
-  /** Closes every fd still held (nodes the kernel never forgot, open directories). */
+  /**
+   * Closes every fd still held (nodes the kernel never forgot, open directories, and open files
+   * when recoverable). The store is left as it is: a successor restores from it.
+   */
   @Override
   public void close() {
     synchronized (table) {
@@ -341,6 +457,12 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
       closeQuietly(d.fd);
     }
     dirs.clear();
+    if (files != null) {
+      for (OpenFile f : files.values()) {
+        closeQuietly(f.fd());
+      }
+      files.clear();
+    }
   }
 
   /** How many nodes the kernel holds lookups on, the root included. */
@@ -400,13 +522,14 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   /**
    * The reply to OPEN or CREATE of {@code node} (a regular file if {@code regular}) opened as
-   * {@code fd}: with the inode's backing id when passthrough is on, registering it on the
-   * inode's first open. An inode that already has one keeps using it even after passthrough
-   * was turned off (the kernel refuses a cached open next to a passthrough one).
+   * {@code fd} with {@code flags}: with the inode's backing id when passthrough is on,
+   * registering it on the inode's first open (never when recoverable: see the constructor). An
+   * inode that already has one keeps using it even after passthrough was turned off (the
+   * kernel refuses a cached open next to a passthrough one).
    */
-  private OpenReply openReply(Inode node, int fd, boolean regular) {
+  private OpenReply openReply(Inode node, int fd, boolean regular, int flags) {
     if (!kernelPassthrough || !regular) {
-      return OpenReply.of(fd, cache.openFlags);
+      return OpenReply.of(handOut(node, fd, flags), cache.openFlags);
     }
     int id;
     synchronized (node) {
@@ -477,7 +600,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
     synchronized (table) {
       found = byKey.get(key);
       if (found == null) {
-        found = new Inode(nextId++, key.dev(), key.ino(), fd,
+        found = new Inode(newId(), key.dev(), key.ino(), fd,
             (Stat.mode(st) & Attr.S_IFMT) == Attr.S_IFLNK);
         found.lookups = 1;
         byKey.put(key, found);
@@ -494,6 +617,12 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
             adopted = true;
           }
         }
+      }
+      if (state != null) {
+        if (adopted) {
+          found.savedHandle = savedHandle(fd); // of the inode as it is now (see above)
+        }
+        saveNode(found);
       }
     }
     if (adopted) {
@@ -512,6 +641,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
         return;
       }
       i.lookups -= n;
+      saveNode(i);
       if (i.lookups <= 0) {
         nodes.remove(nodeId);
         byKey.remove(new DevIno(i.dev, i.ino));
@@ -677,6 +807,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
       byte[] st = withFd(parent, PassthroughSys::fstat);
       synchronized (table) {
         parent.lookups++;
+        saveNode(parent);
       }
       return entry(parent, st);
     }
@@ -770,6 +901,299 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
     }
   }
 
+  // ---- recovery: the tables in the store ------------------------------------------------------
+
+  /**
+   * Takes over the tables a predecessor left in {@link #state}: reopens every node from its
+   * file handle, then every open file and directory through its node. What cannot be reopened
+   * is dropped with one warning each; the kernel's later requests on it get ESTALE.
+   */
+  private void restore() {
+    byte[] source = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(root.dev)
+        .putLong(root.ino).array();
+    byte[] saved = state.get(SPACE_META, META_SOURCE);
+    if (saved == null) {
+      state.put(SPACE_META, META_SOURCE, source);
+    } else if (!Arrays.equals(saved, source)) {
+      throw new IllegalArgumentException("the state store holds the tables of another SOURCE "
+          + "(root dev/ino differ): give each SOURCE its own store");
+    }
+    byte[] reserved = state.get(SPACE_META, META_RESERVED_IDS);
+    long next = Math.max(nextId, reserved == null ? 0 : le(reserved).getLong(0));
+    // Collected first: the store is not changed while forEach walks it.
+    Map<Long, byte[]> records = new HashMap<>();
+    state.forEach(SPACE_NODES, records::put);
+    int lost = 0;
+    for (Map.Entry<Long, byte[]> r : records.entrySet()) {
+      next = Math.max(next, r.getKey() + 1);
+      Inode node = reopenNode(r.getKey(), r.getValue());
+      if (node == null) {
+        state.remove(SPACE_NODES, r.getKey());
+        lost++;
+        continue;
+      }
+      nodes.put(node.id, node);
+      byKey.putIfAbsent(new DevIno(node.dev, node.ino), node);
+      cached(node); // evicts beyond maxPathFds, as for any node
+    }
+    nextId = next;
+    reservedIds = next; // the first new node reserves the next block
+    long maxFh = 0;
+    records.clear();
+    state.forEach(SPACE_FILES, records::put);
+    for (Map.Entry<Long, byte[]> r : records.entrySet()) {
+      long nodeId = le(r.getValue()).getLong(0);
+      int flags = le(r.getValue()).getInt(8);
+      // Created already, and maybe written since: never create, fail or truncate again.
+      int again = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_TMPFILE);
+      int fd = reopenHandle("file", r.getKey(), nodeId,
+          pfd -> check(C.openat(AT_FDCWD, procPath(pfd), again, 0)));
+      files.put(r.getKey(), new OpenFile(fd, nodeId, flags));
+      maxFh = Math.max(maxFh, r.getKey());
+      lost += fd < 0 ? 1 : 0;
+    }
+    records.clear();
+    state.forEach(SPACE_DIRS, records::put);
+    for (Map.Entry<Long, byte[]> r : records.entrySet()) {
+      int fd = reopenHandle("directory", r.getKey(), le(r.getValue()).getLong(0),
+          pfd -> check(C.openat(pfd, nameBytes("."), O_DIRECTORY | O_CLOEXEC, 0)));
+      dirs.put(r.getKey(), new DirHandle(fd));
+      maxFh = Math.max(maxFh, r.getKey());
+      lost += fd < 0 ? 1 : 0;
+    }
+    nextFh.set(maxFh + 1);
+    if (nodes.size() == 1 && files.isEmpty() && dirs.isEmpty() && lost == 0) {
+      return; // a fresh store
+    }
+    log.info("restored {} nodes, {} open files and {} directories from the state store ({} "
+        + "lost)", nodes.size() - 1, files.size(), dirs.size(), lost);
+  }
+
+  /** A node from its record (see {@link #saveNode}), reopened; null (logged) if it is gone. */
+  private Inode reopenNode(long id, byte[] record) {
+    ByteBuffer b = le(record);
+    long dev = b.getLong(2);
+    long ino = b.getLong(10);
+    byte[] handle = Arrays.copyOfRange(record, NODE_HEADER,
+        NODE_HEADER + (b.getShort(26) & 0xffff));
+    String why;
+    int fd = handle.length == 0 ? -1 : C.open_by_handle_at(mountFd, handle, O_PATH | O_CLOEXEC);
+    if (handle.length == 0) {
+      why = "it had no file handle (another mount, or none on SOURCE's filesystem)";
+    } else if (fd < 0) {
+      Errno e = Errno.of(errno());
+      why = e.equals(Errno.ESTALE) ? "gone from SOURCE (ESTALE: unlinked, its last fd closed)"
+          : "open_by_handle_at: " + e;
+    } else {
+      byte[] st = new byte[PassthroughSys.STAT_SIZE];
+      if (C.fstatat(fd, EMPTY, st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0
+          && Stat.dev(st) == dev && Stat.ino(st) == ino) {
+        Inode node = new Inode(id, dev, ino, fd, (b.get(1) & 1) != 0);
+        node.lookups = b.getLong(18);
+        node.savedHandle = handle;
+        return node;
+      }
+      closeQuietly(fd);
+      why = "its file handle names another inode now";
+    }
+    log.warn("node {} (dev {} ino {}) cannot be recovered, requests on it get ESTALE: {}", id,
+        dev, ino, why);
+    return null;
+  }
+
+  /**
+   * Reopens a predecessor's open file or directory {@code fh} through its node's O_PATH fd;
+   * -1 (logged) if the node is lost, so that requests on {@code fh} get ESTALE.
+   */
+  private int reopenHandle(String what, long fh, long nodeId, IntFunction<Integer> open) {
+    try {
+      Inode node = nodes.get(nodeId);
+      if (node == null) {
+        throw Errno.ESTALE.exception();
+      }
+      return withFd(node, open);
+    } catch (ErrnoException e) {
+      log.warn("open {} {} (node {}) cannot be recovered, requests on it get ESTALE: {}", what,
+          fh, nodeId, e.errno());
+      return -1;
+    }
+  }
+
+  private static ByteBuffer le(byte[] b) {
+    return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  /**
+   * Writes {@code i}'s record when recoverable, or removes it once the kernel holds no lookup;
+   * called under {@code table} with every count change, before the reply that hands the node
+   * out. The record, little-endian: u8 version 1, u8 flags (1: symlink), u64 dev @2, u64 ino
+   * @10, u64 lookups @18, u16 handle length @26, the {@code struct file_handle} @28.
+   */
+  private void saveNode(Inode i) {
+    if (state == null || i == root) {
+      return;
+    }
+    if (i.lookups <= 0) {
+      state.remove(SPACE_NODES, i.id);
+      return;
+    }
+    byte[] h = i.savedHandle;
+    state.put(SPACE_NODES, i.id, ByteBuffer.allocate(NODE_HEADER + h.length)
+        .order(ByteOrder.LITTLE_ENDIAN).put((byte) 1).put((byte) (i.symlink ? 1 : 0))
+        .putLong(i.dev).putLong(i.ino).putLong(i.lookups).putShort((short) h.length).put(h)
+        .array());
+  }
+
+  /**
+   * The file handle a successor reopens the inode behind {@code fd} with, trimmed to its size;
+   * empty if there is none to save (no handles on SOURCE, another mount than SOURCE's root).
+   */
+  private byte[] savedHandle(int fd) {
+    if (rootMountId < 0) {
+      return NO_HANDLE;
+    }
+    byte[] h = newHandle();
+    int[] mountId = {-1};
+    if (C.name_to_handle_at(fd, EMPTY, h, mountId, AT_EMPTY_PATH) != 0
+        || mountId[0] != rootMountId) {
+      return NO_HANDLE;
+    }
+    return Arrays.copyOf(h, 8 + le(h).getInt(0));
+  }
+
+  /**
+   * A new node id; under {@code table}. When recoverable, ids are reserved in the store a block
+   * at a time, so that a successor never hands out one the kernel may still hold.
+   */
+  private long newId() {
+    long id = nextId++;
+    if (state != null && id >= reservedIds) {
+      reservedIds = id + ID_BLOCK;
+      state.put(SPACE_META, META_RESERVED_IDS,
+          ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(reservedIds).array());
+    }
+    return id;
+  }
+
+  /**
+   * The fh of {@code fd}, just opened on {@code node} with backing open {@code flags}: the fd
+   * itself, or when recoverable an id saved with the node and flags before the reply.
+   */
+  private long handOut(Inode node, int fd, int flags) {
+    if (files == null) {
+      return fd;
+    }
+    long fh = nextFh.getAndIncrement();
+    state.put(SPACE_FILES, fh, ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN)
+        .putLong(node.id).putInt(flags).array());
+    files.put(fh, new OpenFile(fd, node.id, flags));
+    return fh;
+  }
+
+  /** The fd of an open file's (or directory's) {@code fh}. */
+  private int fileFd(long fh) {
+    if (files == null) {
+      return (int) fh;
+    }
+    OpenFile f = files.get(fh);
+    return f != null ? live(f.fd()) : dirFd(fh); // FSYNCDIR comes with a directory's fh
+  }
+
+  /** The fd of an open directory's {@code fh}. */
+  private int dirFd(long fh) {
+    DirHandle d = dirs.get(fh);
+    if (d == null) {
+      throw Errno.EBADF.exception();
+    }
+    return live(d.fd);
+  }
+
+  /** {@code fd}, or ESTALE for a handle a takeover could not reopen (-1). */
+  private static int live(int fd) {
+    if (fd < 0) {
+      throw Errno.ESTALE.exception();
+    }
+    return fd;
+  }
+
+  // After a crash, the framework answers a resent request from its journal when the dead worker
+  // saved the reply; a request it had started without saving one arrives with
+  // ctx.maybeApplied(), and may have been carried out already. Run again, it then fails only
+  // because it was done: these helpers turn exactly that failure into the answer the first run
+  // would have given, one per shape of request. Without maybeApplied the error stands.
+
+  /**
+   * Runs {@code make} (mkdir, mknod, symlink or link of {@code name} in {@code parent}) and
+   * looks the name up. After a crash, EEXIST with what is there being what {@code make} makes
+   * ({@code same}) is success.
+   */
+  private EntryReply made(FuseContext ctx, Inode parent, String name, Runnable make,
+      Predicate<EntryReply> same) {
+    try {
+      make.run();
+    } catch (ErrnoException e) {
+      if (!ctx.maybeApplied() || !e.errno().equals(Errno.EEXIST)) {
+        throw e;
+      }
+      EntryReply there = lookupIn(parent, name);
+      boolean done = false;
+      try {
+        done = same.test(there);
+      } finally {
+        if (!done) {
+          unref(there.nodeId(), 1); // not ours to hand out: give the lookup back
+        }
+      }
+      if (!done) {
+        throw e;
+      }
+      return there;
+    }
+    return lookupIn(parent, name);
+  }
+
+  /**
+   * Runs {@code op} (unlink, rmdir, rename, setxattr, removexattr). After a crash, the errno
+   * {@code ifDone} (ENOENT: gone already, ...) with {@code done} confirming it is success.
+   */
+  private void unlessDone(FuseContext ctx, Errno ifDone, Runnable op, BooleanSupplier done) {
+    try {
+      op.run();
+    } catch (ErrnoException e) {
+      if (!ctx.maybeApplied() || !e.errno().equals(ifDone) || !done.getAsBoolean()) {
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Opens {@code name} in {@code parent} for CREATE as the caller. After a crash, EEXIST from
+   * an O_EXCL create whose file is a regular file (the one the dead worker made) opens it
+   * instead, without O_TRUNC: it is the caller's new file.
+   */
+  private int createOrOpen(FuseContext ctx, Inode parent, String name, int flags, int mode) {
+    try {
+      return withFd(parent, pfd -> asCaller(ctx, () -> check(C.openat(pfd, nameBytes(name),
+          flags, mode))));
+    } catch (ErrnoException e) {
+      if (!ctx.maybeApplied() || !e.errno().equals(Errno.EEXIST) || (flags & O_EXCL) == 0) {
+        throw e;
+      }
+      int again = flags & ~(O_CREAT | O_EXCL | O_TRUNC) | O_NOFOLLOW;
+      int fd = withFd(parent, pfd -> asCaller(ctx, () -> C.openat(pfd, nameBytes(name), again,
+          0)));
+      if (fd < 0 || (Stat.mode(fstat(fd)) & Attr.S_IFMT) != Attr.S_IFREG) {
+        closeQuietly(fd);
+        throw e;
+      }
+      return fd;
+    }
+  }
+
+  private static int type(EntryReply e) {
+    return e.attr().mode() & Attr.S_IFMT;
+  }
+
   // ---- handlers, in opcode order --------------------------------------------------------------
 
   @Override
@@ -821,7 +1245,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   @Override
   public Mono<AttrReply> getattr(FuseContext ctx, Request.Getattr req) {
     return run(() -> {
-      byte[] st = req.hasFh() ? fstat((int) req.fh())
+      byte[] st = req.hasFh() ? fstat(fileFd(req.fh()))
           : withFd(inode(req.nodeId()), PassthroughSys::fstat);
       return new AttrReply(Stat.attr(st), cache.timeout);
     });
@@ -838,7 +1262,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   private AttrReply setattr(Request.Setattr req, boolean symlink, int pathFd) {
     {
       boolean hasFh = req.has(Request.Setattr.FATTR_FH);
-      int fh = (int) req.fh();
+      int fh = hasFh ? fileFd(req.fh()) : -1;
       if (req.has(Request.Setattr.FATTR_MODE)) {
         check(hasFh ? C.fchmod(fh, req.mode()) : C.fchmodat(AT_FDCWD, procPath(pathFd),
             req.mode(), 0));
@@ -879,21 +1303,23 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   @Override
   public Mono<String> readlink(FuseContext ctx, Request.Readlink req) {
-    return run(() -> {
-      byte[] buf = new byte[4096];
-      int n = withFd(inode(req.nodeId()),
-          fd -> (int) check(C.readlinkat(fd, EMPTY, buf, buf.length)));
-      return nameString(buf, 0, n);
-    });
+    return run(() -> target(inode(req.nodeId())));
+  }
+
+  private String target(Inode link) {
+    byte[] buf = new byte[4096];
+    int n = withFd(link, fd -> (int) check(C.readlinkat(fd, EMPTY, buf, buf.length)));
+    return nameString(buf, 0, n);
   }
 
   @Override
   public Mono<EntryReply> symlink(FuseContext ctx, Request.Symlink req) {
     return run(() -> {
       Inode parent = inode(req.parent());
-      useFd(parent, pfd -> asCaller(ctx, () -> check(C.symlinkat(nameBytes(req.target()), pfd,
-          nameBytes(req.name())))));
-      return lookupIn(parent, req.name());
+      return made(ctx, parent, req.name(),
+          () -> useFd(parent, pfd -> asCaller(ctx, () -> check(C.symlinkat(
+              nameBytes(req.target()), pfd, nameBytes(req.name()))))),
+          e -> type(e) == Attr.S_IFLNK && target(inode(e.nodeId())).equals(req.target()));
     });
   }
 
@@ -901,9 +1327,10 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   public Mono<EntryReply> mknod(FuseContext ctx, Request.Mknod req) {
     return run(() -> {
       Inode parent = inode(req.parent());
-      useFd(parent, pfd -> asCaller(ctx, () -> check(C.mknodat(pfd, nameBytes(req.name()),
-          req.mode(), req.rdev() & 0xffffffffL))));
-      return lookupIn(parent, req.name());
+      return made(ctx, parent, req.name(),
+          () -> useFd(parent, pfd -> asCaller(ctx, () -> check(C.mknodat(pfd,
+              nameBytes(req.name()), req.mode(), req.rdev() & 0xffffffffL)))),
+          e -> type(e) == (req.mode() & Attr.S_IFMT));
     });
   }
 
@@ -911,22 +1338,23 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   public Mono<EntryReply> mkdir(FuseContext ctx, Request.Mkdir req) {
     return run(() -> {
       Inode parent = inode(req.parent());
-      useFd(parent, pfd -> asCaller(ctx, () -> check(C.mkdirat(pfd, nameBytes(req.name()),
-          req.mode()))));
-      return lookupIn(parent, req.name());
+      return made(ctx, parent, req.name(),
+          () -> useFd(parent, pfd -> asCaller(ctx, () -> check(C.mkdirat(pfd,
+              nameBytes(req.name()), req.mode())))),
+          e -> type(e) == Attr.S_IFDIR);
     });
   }
 
   @Override
   public Mono<Void> unlink(FuseContext ctx, Request.Unlink req) {
-    return runVoid(() -> useFd(inode(req.parent()),
-        pfd -> check(C.unlinkat(pfd, nameBytes(req.name()), 0))));
+    return runVoid(() -> unlessDone(ctx, Errno.ENOENT, () -> useFd(inode(req.parent()),
+        pfd -> check(C.unlinkat(pfd, nameBytes(req.name()), 0))), () -> true));
   }
 
   @Override
   public Mono<Void> rmdir(FuseContext ctx, Request.Rmdir req) {
-    return runVoid(() -> useFd(inode(req.parent()),
-        pfd -> check(C.unlinkat(pfd, nameBytes(req.name()), AT_REMOVEDIR))));
+    return runVoid(() -> unlessDone(ctx, Errno.ENOENT, () -> useFd(inode(req.parent()),
+        pfd -> check(C.unlinkat(pfd, nameBytes(req.name()), AT_REMOVEDIR))), () -> true));
   }
 
   @Override
@@ -939,8 +1367,12 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
     return runVoid(() -> {
       Inode from = inode(req.parent());
       Inode to = inode(req.newParent());
-      useFd(from, ffd -> useFd(to, tfd -> check(C.renameat2(ffd, nameBytes(req.name()), tfd,
-          nameBytes(req.newName()), req.flags()))));
+      // After a crash, ENOENT (the source is gone) with the target in place: renamed already.
+      unlessDone(ctx, Errno.ENOENT,
+          () -> useFd(from, ffd -> useFd(to, tfd -> check(C.renameat2(ffd,
+              nameBytes(req.name()), tfd, nameBytes(req.newName()), req.flags())))),
+          () -> withFd(to, tfd -> C.fstatat(tfd, nameBytes(req.newName()),
+              new byte[PassthroughSys.STAT_SIZE], AT_SYMLINK_NOFOLLOW) == 0));
     });
   }
 
@@ -950,9 +1382,10 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
       Inode node = inode(req.nodeId());
       Inode parent = inode(req.newParent());
       // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH: done as the daemon, not as the caller.
-      useFd(node, nfd -> useFd(parent, pfd -> check(C.linkat(nfd, EMPTY, pfd,
-          nameBytes(req.newName()), AT_EMPTY_PATH))));
-      return lookupIn(parent, req.newName());
+      return made(ctx, parent, req.newName(),
+          () -> useFd(node, nfd -> useFd(parent, pfd -> check(C.linkat(nfd, EMPTY, pfd,
+              nameBytes(req.newName()), AT_EMPTY_PATH)))),
+          e -> e.nodeId() == node.id);
     });
   }
 
@@ -968,8 +1401,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
         // OPEN comes for regular files only, but a node may have been replaced behind us.
         boolean regular = kernelPassthrough && passthroughActive
             ? (Stat.mode(fstat(fd)) & Attr.S_IFMT) == Attr.S_IFREG : true;
-        return openReply(node, fd, regular);
-      } catch (ErrnoException e) {
+        return openReply(node, fd, regular, flags);
+      } catch (RuntimeException e) {
         closeQuietly(fd);
         throw e;
       }
@@ -978,10 +1411,16 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   @Override
   public Mono<ByteBuf> read(FuseContext ctx, Request.Read req) {
+    int fd;
+    try {
+      fd = fileFd(req.fh());
+    } catch (ErrnoException e) {
+      return Mono.error(e);
+    }
     ByteBuf buf = PooledByteBufAllocator.DEFAULT.directBuffer(Math.max(req.size(), 1));
     long n = -1;
     try {
-      n = C.pread64((int) req.fh(), buf.memoryAddress(), req.size(), req.offset());
+      n = C.pread64(fd, buf.memoryAddress(), req.size(), req.offset());
       if (n < 0) {
         return Mono.error(fail());
       }
@@ -996,17 +1435,22 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   @Override
   public Mono<Integer> write(FuseContext ctx, Request.Write req) {
+    int fd;
+    try {
+      fd = fileFd(req.fh());
+    } catch (ErrnoException e) {
+      return Mono.error(e);
+    }
     ByteBuf data = req.data();
     int len = data.readableBytes();
     if (data.hasMemoryAddress()) {
-      long n = C.pwrite64((int) req.fh(), data.memoryAddress() + data.readerIndex(), len,
-          req.offset());
+      long n = C.pwrite64(fd, data.memoryAddress() + data.readerIndex(), len, req.offset());
       return n < 0 ? Mono.error(fail()) : Mono.just((int) n);
     }
     ByteBuf copy = PooledByteBufAllocator.DEFAULT.directBuffer(Math.max(len, 1));
     try {
       copy.writeBytes(data, data.readerIndex(), len);
-      long n = C.pwrite64((int) req.fh(), copy.memoryAddress(), len, req.offset());
+      long n = C.pwrite64(fd, copy.memoryAddress(), len, req.offset());
       return n < 0 ? Mono.error(fail()) : Mono.just((int) n);
     } finally {
       copy.release();
@@ -1029,30 +1473,45 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   @Override
   public Mono<Void> release(FuseContext ctx, Request.Release req) {
     releaseBacking(req.fh()); // before the fd closes, so its number cannot be reused meanwhile
-    closeQuietly((int) req.fh());
+    if (files == null) {
+      closeQuietly((int) req.fh());
+      return Mono.empty();
+    }
+    OpenFile f = files.remove(req.fh());
+    state.remove(SPACE_FILES, req.fh());
+    if (f != null) {
+      closeQuietly(f.fd());
+    }
     return Mono.empty();
   }
 
   @Override
   public Mono<Void> fsync(FuseContext ctx, Request.Fsync req) {
-    return runVoid(() -> check(req.datasync() ? C.fdatasync((int) req.fh())
-        : C.fsync((int) req.fh())));
+    return runVoid(() -> check(req.datasync() ? C.fdatasync(fileFd(req.fh()))
+        : C.fsync(fileFd(req.fh()))));
   }
 
   @Override
   public Mono<Void> setxattr(FuseContext ctx, Request.Setxattr req) {
-    return runVoid(() -> useFd(inode(req.nodeId()), fd -> check(C.setxattr(procPath(fd),
-        nameBytes(req.name()), req.value(), req.value().length, req.flags()))));
+    return runVoid(() -> {
+      Inode node = inode(req.nodeId());
+      // After a crash, EEXIST from XATTR_CREATE with our value in place: set already.
+      unlessDone(ctx, Errno.EEXIST, () -> useFd(node, fd -> check(C.setxattr(procPath(fd),
+          nameBytes(req.name()), req.value(), req.value().length, req.flags()))),
+          () -> Arrays.equals(xattr(node, req.name()), req.value()));
+    });
   }
 
   @Override
   public Mono<byte[]> getxattr(FuseContext ctx, Request.Getxattr req) {
-    return run(() -> {
-      byte[] buf = new byte[XATTR_MAX];
-      int n = withFd(inode(req.nodeId()), fd -> (int) check(C.getxattr(procPath(fd),
-          nameBytes(req.name()), buf, buf.length)));
-      return java.util.Arrays.copyOf(buf, n);
-    });
+    return run(() -> xattr(inode(req.nodeId()), req.name()));
+  }
+
+  private byte[] xattr(Inode node, String name) {
+    byte[] buf = new byte[XATTR_MAX];
+    int n = withFd(node, fd -> (int) check(C.getxattr(procPath(fd), nameBytes(name), buf,
+        buf.length)));
+    return Arrays.copyOf(buf, n);
   }
 
   @Override
@@ -1077,24 +1536,31 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   @Override
   public Mono<Void> removexattr(FuseContext ctx, Request.Removexattr req) {
-    return runVoid(() -> useFd(inode(req.nodeId()), fd -> check(C.removexattr(procPath(fd),
-        nameBytes(req.name())))));
+    return runVoid(() -> unlessDone(ctx, Errno.ENODATA, () -> useFd(inode(req.nodeId()),
+        fd -> check(C.removexattr(procPath(fd), nameBytes(req.name())))), () -> true));
   }
 
   @Override
   public Mono<Void> flush(FuseContext ctx, Request.Flush req) {
     // close(dup(fd)) like libfuse: the backing filesystem sees a close (NFS flushes on it) and
     // POSIX locks of this owner are dropped, while our fd stays open until RELEASE.
-    return runVoid(() -> check(C.close(check(C.dup((int) req.fh())))));
+    return runVoid(() -> check(C.close(check(C.dup(fileFd(req.fh()))))));
   }
 
   @Override
   public Mono<OpenReply> opendir(FuseContext ctx, Request.Open req) {
     return run(() -> {
-      int fd = withFd(inode(req.nodeId()), pfd -> check(C.openat(pfd, nameBytes("."),
+      Inode node = inode(req.nodeId());
+      int fd = withFd(node, pfd -> check(C.openat(pfd, nameBytes("."),
           O_DIRECTORY | O_CLOEXEC, 0)));
-      dirs.put((long) fd, new DirHandle(fd));
-      return OpenReply.of(fd, cache == CacheMode.ALWAYS ? OpenReply.FOPEN_KEEP_CACHE
+      long fh = fd;
+      if (state != null) {
+        fh = nextFh.getAndIncrement();
+        state.put(SPACE_DIRS, fh, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN)
+            .putLong(node.id).array());
+      }
+      dirs.put(fh, new DirHandle(fd));
+      return OpenReply.of(fh, cache == CacheMode.ALWAYS ? OpenReply.FOPEN_KEEP_CACHE
           | OpenReply.FOPEN_CACHE_DIR : 0);
     });
   }
@@ -1118,6 +1584,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
     if (d == null) {
       throw Errno.EBADF.exception();
     }
+    live(d.fd);
     byte[] buf = new byte[Math.max(bytes, 1024)];
     int n;
     synchronized (d) {
@@ -1148,6 +1615,9 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
   @Override
   public Mono<Void> releasedir(FuseContext ctx, Request.Release req) {
     DirHandle d = dirs.remove(req.fh());
+    if (state != null) {
+      state.remove(SPACE_DIRS, req.fh());
+    }
     if (d != null) {
       closeQuietly(d.fd);
     }
@@ -1164,9 +1634,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
     return run(() -> {
       Inode parent = inode(req.parent());
       int flags = (req.flags() | O_CREAT | O_CLOEXEC) & ~(O_NOCTTY | O_DIRECT | droppedAppend);
-      int fd = withFd(parent, pfd -> asCaller(ctx, () -> check(C.openat(pfd,
-          nameBytes(req.name()), flags, req.mode()))));
-      return created(fd);
+      return created(createOrOpen(ctx, parent, req.name(), flags, req.mode()), flags);
     });
   }
 
@@ -1182,12 +1650,15 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
           & ~(O_CREAT | O_NOCTTY | O_DIRECT | droppedAppend);
       int fd = withFd(parent, pfd -> asCaller(ctx, () -> check(C.openat(pfd, nameBytes("."),
           flags, req.mode()))));
-      return created(fd);
+      return created(fd, flags);
     });
   }
 
-  /** The CREATE/TMPFILE reply for {@code fd}, just created and opened; closes it on failure. */
-  private CreateReply created(int fd) {
+  /**
+   * The CREATE/TMPFILE reply for {@code fd}, just created and opened with {@code flags}; closes
+   * it on failure.
+   */
+  private CreateReply created(int fd, int flags) {
     {
       try {
         // The node's O_PATH fd names the very inode just opened: no second lookup by name.
@@ -1202,8 +1673,8 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
         Inode node = register(pathFd, st);
         EntryReply entry = entry(node, st);
         return new CreateReply(entry, openReply(node, fd,
-            (Stat.mode(st) & Attr.S_IFMT) == Attr.S_IFREG));
-      } catch (ErrnoException e) {
+            (Stat.mode(st) & Attr.S_IFMT) == Attr.S_IFREG, flags));
+      } catch (RuntimeException e) {
         closeQuietly(fd);
         throw e;
       }
@@ -1239,7 +1710,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
           | AT_SYMLINK_NOFOLLOW;
       int mask = req.sxMask() | STATX_BASIC_STATS | STATX_BTIME;
       if ((req.getattrFlags() & Request.Getattr.FUSE_GETATTR_FH) != 0) {
-        check(C.statx((int) req.fh(), EMPTY, flags, mask, b));
+        check(C.statx(fileFd(req.fh()), EMPTY, flags, mask, b));
       } else {
         useFd(inode(req.nodeId()), fd -> check(C.statx(fd, EMPTY, flags, mask, b)));
       }
@@ -1262,7 +1733,7 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   @Override
   public Mono<Void> fallocate(FuseContext ctx, Request.Fallocate req) {
-    return runVoid(() -> check(C.fallocate((int) req.fh(), req.mode(), req.offset(),
+    return runVoid(() -> check(C.fallocate(fileFd(req.fh()), req.mode(), req.offset(),
         req.length())));
   }
 
@@ -1294,13 +1765,13 @@ public final class PassthroughFs implements FuseOps, AutoCloseable {
 
   @Override
   public Mono<Long> lseek(FuseContext ctx, Request.Lseek req) {
-    return run(() -> check(C.lseek((int) req.fh(), req.offset(), req.whence())));
+    return run(() -> check(C.lseek(fileFd(req.fh()), req.offset(), req.whence())));
   }
 
   @Override
   public Mono<Long> copyFileRange(FuseContext ctx, Request.CopyFileRange req) {
-    return run(() -> check(C.copy_file_range((int) req.fhIn(), new long[] {req.offIn()},
-        (int) req.fhOut(), new long[] {req.offOut()}, req.len(), (int) req.flags())));
+    return run(() -> check(C.copy_file_range(fileFd(req.fhIn()), new long[] {req.offIn()},
+        fileFd(req.fhOut()), new long[] {req.offOut()}, req.len(), (int) req.flags())));
   }
 
   // ---- struct stat ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ final class PassthroughSys {
   static final int O_ACCMODE = 03;
   static final int O_CREAT = 0100;
   static final int O_EXCL = 0200;
+  static final int O_TRUNC = 01000;
   static final int O_NOCTTY = 0400;
   static final int O_DIRECTORY = 0200000;
   static final int O_NOFOLLOW = 0400000;
