@@ -31,6 +31,9 @@
 #   STAT_SECONDS=3           stat-loop measured seconds (after WARMUP=2 / 1 unmeasured; full / quick)
 #   THREADS="1 2" / "1"      reactor-fuse --threads values (1 -> vs lf-s, 2 -> vs lf-mt)
 #   PASSTHROUGH="0 1"        also measure --passthrough ("0" = without only)
+#   SCHEDULERS="none"        reactor-fuse --scheduler values; "none boundedElastic" adds rf-tN-be:
+#                            the same daemon with handlers on Reactor's boundedElastic scheduler
+#                            (blocking syscalls off the event loop) instead of inline
 #   WORKLOADS="seqwrite seqread randread meta find tar stat"
 #   CLIENT_CPU=0             every client (fio, meta-loop, find, tar, stat-loop) pinned here
 #   DAEMON_CPUS=1            every daemon, all threads, pinned here (taskset -c list; "" = not pinned)
@@ -64,6 +67,7 @@ else
   THREADS=${THREADS:-1 2}
 fi
 PASSTHROUGH=${PASSTHROUGH:-0 1}
+SCHEDULERS=${SCHEDULERS:-none}
 WORKLOADS=${WORKLOADS:-seqwrite seqread randread meta find tar stat}
 CLIENT_CPU=${CLIENT_CPU:-0}
 DAEMON_CPUS=${DAEMON_CPUS-1}
@@ -152,11 +156,12 @@ prepare_src() { # src
   if has_workload find; then make_find_tree "$1"; fi
 }
 
-mount_rf() { # name src cache threads passthrough(0/1) [sample]
-  local name=$1 src=$2 cache=$3 t=$4 pt=$5 mnt args
+mount_rf() { # name src cache threads passthrough(0/1) [scheduler]
+  local name=$1 src=$2 cache=$3 t=$4 pt=$5 sched=${6:-none} mnt args
   tmp_mnt "$name"; mnt=$MNTDIR
   args=(passthrough --threads "$t" --cache "$cache")
   ((pt)) && args+=(--passthrough)
+  [[ $sched == none ]] || args+=(--scheduler "$sched")
   # shellcheck disable=SC2086
   start_daemon "$name" "$RESDIR/$name.log" "$DAEMON_CPUS" java $JAVA_OPTS -jar "$JAR" "${args[@]}" "$src" "$mnt"
   wait_mount "$name" "$mnt" "$LAST_PID" "$RESDIR/$name.log"
@@ -191,11 +196,13 @@ NATIVE_FS_DESC=$(native_fs_desc "$NATIVE")
 DESC[ext4]="no FUSE: $NATIVE_FS_DESC"
 MAIN+=(ext4); STATC+=(ext4)
 first_rf=
+sched_suffix() { case $1 in none) echo "" ;; boundedElastic) echo -be ;; *) echo "-$1" ;; esac; }
 for t in $THREADS; do
   for pt in $PASSTHROUGH; do
-    name=rf-t$t; ((pt)) && name+=-pt
+   for sched in $SCHEDULERS; do
+    name=rf-t$t; ((pt)) && name+=-pt; name+=$(sched_suffix "$sched")
     tmp_src "$name"; src=$SRCDIR; prepare_src "$src"
-    mount_rf "$name" "$src" auto "$t" "$pt"
+    mount_rf "$name" "$src" auto "$t" "$pt" "$sched"
     [[ -n "$first_rf" ]] || first_rf=$name
     MAIN+=("$name"); SERIES[$name]=$name; RF_SERIES+=("$name")
     if ((pt)); then
@@ -204,6 +211,7 @@ for t in $THREADS; do
         log "WARNING: $name's log mentions passthrough: $(grep -i passthrough "$RESDIR/$name.log" | head -n 1)"
       fi
     fi
+   done
   done
 done
 [[ -n "$first_rf" ]] || die "no reactor-fuse contender (THREADS/PASSTHROUGH empty?)"
@@ -211,7 +219,11 @@ libfuse_opts_like "${ROOT[$first_rf]}"   # same default_permissions as the react
 LF_NAMES=()
 for t in $THREADS; do
   if ((t == 1)); then lf=lf-s; else lf=lf-mt; fi
-  for pt in $PASSTHROUGH; do name=rf-t$t; ((pt)) && name+=-pt; PARTNER[$name]=$lf; done
+  for pt in $PASSTHROUGH; do
+    for sched in $SCHEDULERS; do
+      name=rf-t$t; ((pt)) && name+=-pt; name+=$(sched_suffix "$sched"); PARTNER[$name]=$lf
+    done
+  done
   [[ " ${LF_NAMES[*]} " == *" $lf "* ]] && continue
   LF_NAMES+=("$lf")
   tmp_src "$lf"; src=$SRCDIR; prepare_src "$src"

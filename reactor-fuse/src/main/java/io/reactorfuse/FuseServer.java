@@ -445,13 +445,22 @@ public final class FuseServer {
     f |= c.passthrough ? FuseInit.PASSTHROUGH : 0;
     f |= FuseInit.HAS_IOCTL_DIR | FuseInit.ABORT_ERROR;
     ReaddirplusMode rdp = c.readdirplus != null ? c.readdirplus
-        : overrides(c.ops, "readdirplus") ? ReaddirplusMode.AUTO : ReaddirplusMode.NEVER;
+        : overrides(unwrapped(c.ops), "readdirplus") ? ReaddirplusMode.AUTO
+        : ReaddirplusMode.NEVER;
     if (rdp != ReaddirplusMode.NEVER) {
       f |= FuseInit.DO_READDIRPLUS;
       f |= rdp == ReaddirplusMode.AUTO ? FuseInit.READDIRPLUS_AUTO : 0;
     }
     return new InitOptions(c.maxWrite, c.maxReadahead, c.maxBackground,
         Math.min(c.congestionThreshold, c.maxBackground), c.timeGranularity, f);
+  }
+
+  /**
+   * The filesystem behind a {@link LookupCache} wrapper, which overrides every method only to
+   * delegate: its defaults (READDIRPLUS or not) must be the wrapped filesystem's.
+   */
+  private static FuseOps unwrapped(FuseOps ops) {
+    return ops instanceof CachingOps ? ((CachingOps) ops).backend() : ops;
   }
 
   /** Whether the ops class implements {@code method} itself rather than using the default. */

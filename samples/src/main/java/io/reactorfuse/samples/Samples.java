@@ -29,7 +29,8 @@ import picocli.CommandLine.Option;
 @Command(name = "reactor-fuse-samples", mixinStandardHelpOptions = true,
     version = "reactor-fuse samples 0.1.0",
     description = "Sample FUSE filesystems built on reactor-fuse.",
-    subcommands = {Samples.Hello.class, Samples.Memfs.class, Samples.Passthrough.class})
+    subcommands = {Samples.Hello.class, Samples.Memfs.class, Samples.Passthrough.class,
+        Samples.Fusetop.class})
 public final class Samples implements Runnable {
 
   public static void main(String[] args) {
@@ -243,6 +244,31 @@ public final class Samples implements Runnable {
           deleteTree(dir);
         }
       }
+    }
+  }
+
+  @Command(name = "fusetop", mixinStandardHelpOptions = true,
+      description = "Counts the FUSE requests the kernel sends to the daemon of MOUNTPOINT, per "
+          + "opcode, with their latency, from inside the kernel (a BPF program on the "
+          + "fuse_request_send/fuse_request_end tracepoints). Needs root and BPF.")
+  static final class Fusetop implements Callable<Integer> {
+    @picocli.CommandLine.Parameters(paramLabel = "MOUNTPOINT",
+        description = "A mounted FUSE filesystem (any daemon).")
+    java.nio.file.Path mountPoint;
+
+    @Option(names = "--interval", paramLabel = "SECONDS", defaultValue = "1",
+        description = "Seconds between tables (default: ${DEFAULT-VALUE}).")
+    double interval;
+
+    @Option(names = "--rounds", paramLabel = "N", defaultValue = "" + Long.MAX_VALUE,
+        description = "How many tables to print (default: until interrupted).")
+    long rounds;
+
+    @Override
+    public Integer call() throws Exception {
+      io.reactorfuse.ebpf.FuseTop.main(new String[] {mountPoint.toString(),
+          Double.toString(interval), Long.toString(rounds)});
+      return 0;
     }
   }
 
