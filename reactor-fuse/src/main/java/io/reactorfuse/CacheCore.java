@@ -20,11 +20,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongConsumer;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,7 +50,13 @@ import org.slf4j.LoggerFactory;
  *       with the system scheduler), so a mirror honours the timeouts itself, as this cache does.
  *   <li>{@code nodes}: per node id, the lookups answered from the cache and those the backend
  *       answered, and the names (keys) that may point at it; a node is here while the backend
- *       has lookups of it outstanding.
+ *       has lookups of it outstanding. With {@code retain}, a node the kernel forgot while a
+ *       cached positive entry still names it stays here ({@link Node#retained}): the cache keeps
+ *       one of the backend's lookups, so that the id cannot be reused while the entry may still
+ *       be served. It gives that lookup back ({@code giveBack}) once the last such entry left
+ *       and the kernel holds none: every removal of a positive entry queues its node in
+ *       {@code leaving}, and {@link #drain} checks them after the change, outside every compute
+ *       (the give-back calls the backend).
  *   <li>{@code children}: per directory, its cached entries (positive and negative), to drop
  *       them when the backend forgets the directory. Changed inside the entries' computes only.
  *   <li>{@code names}: per name, the nodes it may point at (a superset of the truth: a lookup
@@ -108,6 +116,11 @@ final class CacheCore {
   static final class Node {
     long cacheServed;
     long backendServed;
+    /**
+     * One of {@code backendServed} is the cache's own, not the kernel's: kept when the kernel
+     * forgot the node while an entry naming it was cached.
+     */
+    boolean retained;
     final Set<Key> names = new HashSet<>(2);
   }
 
@@ -123,6 +136,11 @@ final class CacheCore {
   private final AtomicIntegerArray pending = new AtomicIntegerArray(2 * STRIPES);
   private final AtomicLongArray lastInval = new AtomicLongArray(2 * STRIPES);
   private final AtomicBoolean listenerFailed = new AtomicBoolean();
+  private final boolean retain;
+  /** Nodes a positive entry of which left the cache: maybe their retained lookup goes back. */
+  private final ConcurrentLinkedQueue<Long> leaving = new ConcurrentLinkedQueue<>();
+  /** Gives one lookup of a node back to the backend (a FORGET of 1); set by the wrapper. */
+  private volatile LongConsumer giveBack = n -> { };
 
   final LongAdder entryHits = new LongAdder();
   final LongAdder negativeHits = new LongAdder();
@@ -136,7 +154,14 @@ final class CacheCore {
 
   /** {@code listener} may be null: no mirror. */
   CacheCore(long maximumEntries, long maximumAttrs, CacheListener listener, Ticker ticker) {
+    this(maximumEntries, maximumAttrs, listener, ticker, true);
+  }
+
+  /** {@code retain}: keep forgotten nodes while an entry names them (see {@link Node}). */
+  CacheCore(long maximumEntries, long maximumAttrs, CacheListener listener, Ticker ticker,
+      boolean retain) {
     this.listener = listener;
+    this.retain = retain;
     this.ticker = ticker;
     // Without an injected ticker, a scheduler removes expired entries soon after they expire,
     // so that a mirror (which cannot see Caffeine's clock) does not keep them long.
@@ -152,7 +177,7 @@ final class CacheCore {
         .evictionListener((Key k, Entry v, RemovalCause cause) -> {
           if (k != null) {
             count(cause, entryEvictions, entryExpirations);
-            entryGone(k);
+            entryGone(k, v == null ? 0 : v.nodeId());
           }
         })
         .build();
@@ -244,7 +269,11 @@ final class CacheCore {
    * attributes may be older than a setattr or write since.
    */
   EntryReply lookupHit(Key key) {
-    return hit(key, true);
+    try {
+      return hit(key, true);
+    } finally {
+      drain(); // a read may run Caffeine's maintenance: expiry, eviction
+    }
   }
 
   /** What {@link #lookupHit} would answer now, counting nothing; for tests. */
@@ -342,6 +371,7 @@ final class CacheCore {
     if (!dots) {
       fillEntry(key, reply, start, null);
     }
+    drain();
   }
 
   /** The backend said ENOENT (not to be cached): a cached entry for the name is stale. */
@@ -350,9 +380,10 @@ final class CacheCore {
       if (!quiet(stripe(k), start)) {
         return old;
       }
-      entryGone(k);
+      entryGone(k, old.nodeId());
       return null;
     });
+    drain();
   }
 
   /** A getattr the backend answered. */
@@ -399,9 +430,12 @@ final class CacheCore {
     long timeout = nanos(reply.entryTimeout());
     if (timeout == 0) {
       if (old != null) {
-        entryGone(k);
+        entryGone(k, old.nodeId());
       }
       return null;
+    }
+    if (old != null && old.nodeId() != reply.nodeId()) {
+      leftNode(old.nodeId()); // the name now points elsewhere: the old node lost an entry
     }
     Entry e = new Entry(reply.nodeId(), reply.generation(), ticker.read() + timeout);
     if (old == null) {
@@ -557,10 +591,14 @@ final class CacheCore {
 
   /**
    * FORGET of {@code k} lookups of {@code n}: absorbs the lookups the cache answered first and
-   * returns how many to forward to the backend. When the backend's share reaches 0, the backend
-   * forgets the node (and may reuse its id): every entry pointing at it and its attributes go.
-   * A FORGET beyond what was counted (lookups answered elsewhere, e.g. by a mirror in the kernel)
-   * is not forwarded past the backend's share; one for a node never seen is forwarded whole.
+   * returns how many to forward to the backend. When the kernel holds none any more and (with
+   * {@code retain}) no cached positive entry names the node, the backend's count goes to 0 (a
+   * retained lookup is given back in the same FORGET): the backend forgets the node (and may
+   * reuse its id), so every entry pointing at it and its attributes go. While such an entry is
+   * cached, the cache keeps one lookup instead, so that the entry stays servable (the kernel
+   * forgetting after drop_caches is what the cache is for). A FORGET beyond what was counted
+   * (lookups answered elsewhere, e.g. by a mirror in the kernel) is not forwarded past the
+   * kernel's share; one for a node never seen is forwarded whole.
    */
   long forget(long n, long k) {
     long[] forward = {k};
@@ -568,19 +606,96 @@ final class CacheCore {
     nodes.computeIfPresent(n, (id, s) -> {
       long absorbed = Math.min(k, s.cacheServed);
       s.cacheServed -= absorbed;
-      long f = Math.min(k - absorbed, s.backendServed);
+      long held = s.retained ? 1 : 0;
+      long f = Math.min(k - absorbed, s.backendServed - held);
       s.backendServed -= f;
       forward[0] = f;
-      if (s.backendServed == 0) {
-        gone[0] = s; // cacheServed is 0 too: it is always absorbed first
-        return null;
+      if (s.cacheServed > 0 || s.backendServed > held) {
+        return s; // the kernel still holds some
       }
-      return s;
+      if (retain && cachedEntry(id, s)) {
+        if (!s.retained) {
+          // f >= 1: backendServed was at least 1 and is 0 now. Keep one of them.
+          s.retained = true;
+          s.backendServed = 1;
+          forward[0] = f - 1;
+        }
+        return s;
+      }
+      forward[0] = f + held;
+      gone[0] = s;
+      return null;
     });
     if (gone[0] != null) {
       dropNode(n, gone[0].names);
     }
+    drain();
     return forward[0];
+  }
+
+  /** Whether a live positive entry names {@code n}; inside the compute on {@code n}. */
+  private boolean cachedEntry(long n, Node s) {
+    for (Key k : s.names) {
+      Entry e = entries.policy().getIfPresentQuietly(k);
+      if (e != null && e.nodeId() == n) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Gives back the lookups of retained nodes that lost their last entry while the kernel holds
+   * none. Runs after the changes that queued them, outside every compute: the give-back calls
+   * the backend, and dropping the node computes on the caches. An entry cached again meanwhile
+   * was counted first (every fill counts its lookup before it caches), so the check is exact.
+   */
+  private void drain() {
+    for (Long n; (n = leaving.poll()) != null; ) {
+      Node[] gone = {null};
+      nodes.computeIfPresent(n, (id, s) -> {
+        if (s.retained && s.cacheServed == 0 && s.backendServed == 1 && !cachedEntry(id, s)) {
+          gone[0] = s;
+          return null;
+        }
+        return s;
+      });
+      if (gone[0] != null) {
+        dropNode(n, gone[0].names); // may queue more: the entries in a directory given back
+        giveBack.accept(n);
+      }
+    }
+  }
+
+  /** Where the retained lookups go back to; set once by the wrapper. */
+  void giveBack(LongConsumer giveBack) {
+    this.giveBack = giveBack;
+  }
+
+  /** A positive entry naming {@code n} left (inside the compute that removed it). */
+  private void leftNode(long n) {
+    if (retain && n != 0) {
+      leaving.add(n);
+    }
+  }
+
+  /** Drops every cached entry naming {@code n}: it was replaced, removed or changed. */
+  private void dropEntriesOf(long n) {
+    List<Key> ks = new ArrayList<>();
+    nodes.computeIfPresent(n, (id, x) -> {
+      ks.addAll(x.names);
+      return x;
+    });
+    for (Key key : ks) {
+      entries.asMap().computeIfPresent(key, (k, e) -> {
+        if (e.nodeId() != n) {
+          return e;
+        }
+        entryGone(k, n);
+        return null;
+      });
+    }
+    leftNode(n); // its entries may have left before: check it all the same
   }
 
   /**
@@ -605,7 +720,7 @@ final class CacheCore {
         if (e.nodeId() != n || nodes.containsKey(n)) {
           return e;
         }
-        entryGone(k);
+        entryGone(k, n);
         return null;
       });
     }
@@ -650,6 +765,8 @@ final class CacheCore {
     private final Map<Long, Key> attrKeys = new HashMap<>(2);
     private final AtomicBoolean ended = new AtomicBoolean();
     private long[] late = NONE;
+    /** Nodes it removed or replaced: their entries under other names go too (see finish). */
+    private long[] victims = NONE;
 
     private Op(List<Key> keyList, long[] nodeList) {
       Set<Key> ks = new java.util.LinkedHashSet<>();
@@ -714,6 +831,7 @@ final class CacheCore {
 
     /** The backend removed {@code key}. */
     void unlinked(Key key) {
+      victims = union(victims, candidates(key));
       replaceNames(key, c -> quiet(stripe(key)) ? NONE : c);
     }
 
@@ -726,6 +844,9 @@ final class CacheCore {
       // Renaming a file onto itself, or onto another of its names, does nothing at all: when
       // that may be what happened, the old name keeps what it had.
       boolean maybeSame = from.equals(to) || intersects(fromNodes, toNodes);
+      if (!exchange && !maybeSame) {
+        victims = union(victims, toNodes);
+      }
       // When something raced with this rename, which node is where is uncertain: keep both.
       replaceNames(to, c -> quiet(sf) && quiet(st) && !maybeSame ? fromNodes
           : union(c, fromNodes));
@@ -758,6 +879,7 @@ final class CacheCore {
         callbacks.accept(this);
       } finally {
         finish();
+        drain();
       }
     }
 
@@ -773,7 +895,7 @@ final class CacheCore {
             return putEntry(key, old, fill);
           }
           if (old != null) {
-            entryGone(key);
+            entryGone(key, old.nodeId());
           }
           return null;
         });
@@ -796,6 +918,11 @@ final class CacheCore {
         Key k = attrKeys.get(n);
         fillAttrs(n, r, start, this, k == null ? -1 : stripe(k));
       });
+      // A removed or replaced node keeps no entry: one would keep it retained (and, unlinked,
+      // alive in the backend) for no use; under another name it merely misses once.
+      for (long n : victims) {
+        dropEntriesOf(n);
+      }
       release();
     }
 
@@ -812,6 +939,7 @@ final class CacheCore {
         removeAttrs(n);
       }
       release();
+      drain();
     }
 
     /** Invalidations complete (after every fill decision of this op), then pending ends. */
@@ -834,7 +962,7 @@ final class CacheCore {
 
   private void removeEntry(Key k) {
     entries.asMap().computeIfPresent(k, (key, old) -> {
-      entryGone(key);
+      entryGone(key, old.nodeId());
       return null;
     });
   }
@@ -857,13 +985,30 @@ final class CacheCore {
     op.abort();
   }
 
-  /** A node changed behind the cache's back: drop its attributes. */
+  /**
+   * A node changed behind the cache's back: drop its attributes, and the entries naming it (it
+   * may be gone: a retained node must not be kept for them).
+   */
   void invalidateNode(long n) {
+    dropEntriesOf(n);
     begin(List.of(), n).abort();
   }
 
-  /** The session ended: empty everything (the listener hears each removal). */
+  /**
+   * The session ended: empty everything (the listener hears each removal) and give the retained
+   * lookups back; the kernel's own share, if any, its FORGET forwards whole (the node is unknown
+   * then).
+   */
   void clear() {
+    List<Long> back = new ArrayList<>();
+    for (Long n : new ArrayList<>(nodes.keySet())) {
+      nodes.computeIfPresent(n, (id, s) -> {
+        if (s.retained) {
+          back.add(id);
+        }
+        return null;
+      });
+    }
     for (Key k : new ArrayList<>(entries.asMap().keySet())) {
       removeEntry(k);
     }
@@ -872,13 +1017,20 @@ final class CacheCore {
     }
     names.clear();
     nodes.clear();
+    children.clear();
+    leaving.clear();
+    back.forEach(giveBack::accept);
   }
 
   // ---------------------------------------------------------------------------------------------
   // Listener
 
-  /** {@code k} left the entries (called inside the compute that removed it). */
-  private void entryGone(Key k) {
+  /**
+   * {@code k}, naming {@code n} (0: negative), left the entries (called inside the compute that
+   * removed it).
+   */
+  private void entryGone(Key k, long n) {
+    leftNode(n);
     children.computeIfPresent(k.parent(), (p, set) -> {
       set.remove(k);
       return set.isEmpty() ? null : set;
@@ -913,8 +1065,7 @@ final class CacheCore {
 
   /** What the caches hold now, after removing what has expired. */
   Snapshot snapshot() {
-    entries.cleanUp();
-    attrs.cleanUp();
+    cleanUp();
     Map<Key, Entry> e = new HashMap<>(entries.asMap());
     Map<Long, Attr> a = new HashMap<>();
     attrs.asMap().forEach((n, v) -> a.put(n, v.attr()));
@@ -979,5 +1130,6 @@ final class CacheCore {
   void cleanUp() {
     entries.cleanUp();
     attrs.cleanUp();
+    drain();
   }
 }

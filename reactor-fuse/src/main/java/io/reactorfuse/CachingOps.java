@@ -18,9 +18,12 @@ import io.reactorfuse.ops.StatxReply;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
@@ -32,6 +35,7 @@ import reactor.core.publisher.Mono;
  * opcode order, as in {@link FuseOps}.
  */
 final class CachingOps implements FuseOps {
+  private static final Logger log = LoggerFactory.getLogger(CachingOps.class);
   /** open(2)'s O_TRUNC: with atomic_o_trunc, OPEN truncates. */
   private static final int O_TRUNC = 01000;
 
@@ -43,11 +47,28 @@ final class CachingOps implements FuseOps {
   }
   private final CacheCore core;
   private final LookupCache owner;
+  private final AtomicBoolean giveBackFailed = new AtomicBoolean();
 
   CachingOps(FuseOps backend, CacheCore core, LookupCache owner) {
     this.backend = backend;
     this.core = core;
     this.owner = owner;
+    core.giveBack(this::giveBack);
+  }
+
+  /**
+   * Gives the backend back the lookup of {@code n} the cache kept (see {@link CacheCore#forget}):
+   * a FORGET with unique 0, as the framework sends for a READDIRPLUS entry that did not fit, so
+   * that a mirror is not told of it either. Nobody waits for it: failures are logged once.
+   */
+  private void giveBack(long n) {
+    Mono<Void> m = call(() -> backend.forget(new FuseContext(0, n, 0, 0, 0, -1),
+        new Request.Forget(n, 1)));
+    m.subscribe(null, e -> {
+      if (giveBackFailed.compareAndSet(false, true)) {
+        log.warn("giving back the cache's lookup of node {} failed (logged once)", n, e);
+      }
+    });
   }
 
   @Override
@@ -63,7 +84,11 @@ final class CachingOps implements FuseOps {
 
   @Override
   public Mono<Void> destroy(FuseContext ctx) {
-    return backend.destroy(ctx).doOnTerminate(core::clear);
+    // Emptied before too, so that the retained lookups go back while the backend still runs.
+    return Mono.defer(() -> {
+      core.clear();
+      return call(() -> backend.destroy(ctx));
+    }).doOnTerminate(core::clear);
   }
 
   @Override

@@ -52,11 +52,18 @@ import reactor.core.publisher.Mono;
  * A lookup answered from the cache counts for FORGET like any other, but the backend never saw
  * it. The cache counts, per node, the lookups it answered and those the backend answered (LOOKUP,
  * MKNOD, MKDIR, SYMLINK, LINK, CREATE, TMPFILE, READDIRPLUS entries); a FORGET is taken from the
- * cache's share first and the rest is passed on, so the backend's count reaches zero exactly when
- * the kernel's does. When it does, the node's attributes, every entry pointing at it and, for a
- * directory, every entry in it leave the cache: the backend may reuse the id. A FORGET of more
- * lookups than passed through the cache (some answered elsewhere, say by a mirror in the kernel)
- * passes on at most the backend's share.
+ * cache's share first and the rest is passed on. When the kernel forgets a node while a cached
+ * positive entry names it (after {@code drop_caches}, say), the cache keeps one of the backend's
+ * lookups and passes on one less, so that the entry, the node's attributes and, for a directory,
+ * the entries in it can still be served: the backend cannot reuse the id meanwhile. When the
+ * last entry naming it leaves the cache (expiry, eviction, invalidation, a mutation, destroy)
+ * and the kernel holds no lookup of it, the cache gives that lookup back itself, as a FORGET of
+ * 1 with {@code unique} 0. So the backend's count reaches zero once the kernel's has and no
+ * entry naming the node is cached ({@link Builder#retainForgottenNodes}: {@code false} for
+ * exactly when the kernel's does). When it does, the node's attributes, every entry pointing at
+ * it and, for a directory, every entry in it leave the cache: the backend may reuse the id. A
+ * FORGET of more lookups than passed through the cache (some answered elsewhere, say by a mirror
+ * in the kernel) passes on at most the kernel's share.
  *
  * <h2>Changes behind its back</h2>
  * A backend that learns of a change made elsewhere (another client, the layer below) calls
@@ -77,8 +84,9 @@ import reactor.core.publisher.Mono;
  * {@code unique} 0) is not reported as {@link CacheListener#forgotten}: the kernel never held it.
  *
  * <h2>Memory</h2>
- * Besides the two bounded caches, it keeps per node the kernel holds a few counters and the names
- * known to point at it: bounded by the kernel's inode cache, not by these bounds.
+ * Besides the two bounded caches, it keeps per node the kernel holds (or a cached entry names) a
+ * few counters and the names known to point at it: bounded by the kernel's inode cache plus
+ * {@link Builder#maximumEntries}.
  */
 public final class LookupCache {
   private final CacheCore core;
@@ -87,12 +95,15 @@ public final class LookupCache {
 
   private LookupCache(Builder b) {
     this.core = new CacheCore(b.maximumEntries, b.maximumAttrs,
-        b.listener == NO_LISTENER ? null : b.listener, b.ticker);
+        b.listener == NO_LISTENER ? null : b.listener, b.ticker, b.retain);
   }
 
-  /** A builder with the defaults: 100,000 entries, 100,000 attributes, no listener. */
+  /**
+   * A builder with the defaults: 100,000 entries, 100,000 attributes, no listener, forgotten
+   * nodes retained.
+   */
   public static Builder builder() {
-    return new Builder(100_000, 100_000, NO_LISTENER, Ticker.systemTicker());
+    return new Builder(100_000, 100_000, NO_LISTENER, Ticker.systemTicker(), true);
   }
 
   /**
@@ -192,37 +203,50 @@ public final class LookupCache {
     private final long maximumAttrs;
     private final CacheListener listener;
     private final Ticker ticker;
+    private final boolean retain;
 
     private Builder(long maximumEntries, long maximumAttrs, CacheListener listener,
-        Ticker ticker) {
+        Ticker ticker, boolean retain) {
       this.maximumEntries = maximumEntries;
       this.maximumAttrs = maximumAttrs;
       this.listener = listener;
       this.ticker = ticker;
+      this.retain = retain;
     }
 
     /** At most this many names (positive and negative) are cached. */
     public Builder maximumEntries(long maximumEntries) {
       requirePositive("maximumEntries", maximumEntries);
-      return new Builder(maximumEntries, maximumAttrs, listener, ticker);
+      return new Builder(maximumEntries, maximumAttrs, listener, ticker, retain);
     }
 
     /** At most this many nodes' attributes are cached. */
     public Builder maximumAttrs(long maximumAttrs) {
       requirePositive("maximumAttrs", maximumAttrs);
-      return new Builder(maximumEntries, maximumAttrs, listener, ticker);
+      return new Builder(maximumEntries, maximumAttrs, listener, ticker, retain);
     }
 
     /** Told of every change to the cache (a mirror, such as the eBPF module's maps). */
     public Builder listener(CacheListener listener) {
       Objects.requireNonNull(listener, "listener");
-      return new Builder(maximumEntries, maximumAttrs, listener, ticker);
+      return new Builder(maximumEntries, maximumAttrs, listener, ticker, retain);
+    }
+
+    /**
+     * Whether a node the kernel forgot stays cached while an entry names it (default true).
+     * {@code false}: the backend's lookup count reaches zero exactly when the kernel's does;
+     * {@code true}: it reaches zero when the kernel's has and the cache holds no entry naming
+     * the node, so that the cache still answers after the kernel dropped its caches (the cache
+     * gives its lookup back with a FORGET of its own when the last entry leaves).
+     */
+    public Builder retainForgottenNodes(boolean retain) {
+      return new Builder(maximumEntries, maximumAttrs, listener, ticker, retain);
     }
 
     /** The clock of expiry, for tests. */
     Builder ticker(Ticker ticker) {
       Objects.requireNonNull(ticker, "ticker");
-      return new Builder(maximumEntries, maximumAttrs, listener, ticker);
+      return new Builder(maximumEntries, maximumAttrs, listener, ticker, retain);
     }
 
     public LookupCache build() {

@@ -31,6 +31,7 @@ import java.util.stream.LongStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.TestReporter;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import reactor.core.publisher.Mono;
 
@@ -73,11 +74,16 @@ class LookupCacheModelTest {
         Stream.of(System.nanoTime()));
   }
 
-  @ParameterizedTest(name = "seed {0}")
-  @MethodSource("seeds")
-  void randomOps_theCacheNeverAnswersStale(long seed, TestReporter reporter) {
+  /** Each seed with forgotten nodes retained (the default) and without. */
+  static Stream<Arguments> seedsBothWays() {
+    return seeds().flatMap(s -> Stream.of(Arguments.of(s, true), Arguments.of(s, false)));
+  }
+
+  @ParameterizedTest(name = "seed {0}, retain {1}")
+  @MethodSource("seedsBothWays")
+  void randomOps_theCacheNeverAnswersStale(long seed, boolean retain, TestReporter reporter) {
     reporter.publishEntry("seed", Long.toString(seed));
-    new Run(seed).run(1500);
+    new Run(seed, retain).run(1500);
   }
 
   /** One randomized run, single-threaded: the interleaving is the seed's alone. */
@@ -102,7 +108,7 @@ class LookupCacheModelTest {
     final Map<CacheCore.Key, Long> dentries = new HashMap<>();
     int step;
 
-    Run(long seed) {
+    Run(long seed, boolean retain) {
       this.seed = seed;
       this.rnd = new Random(seed);
       Duration[] timeouts = {Duration.ofSeconds(10), Duration.ofSeconds(3), Duration.ZERO};
@@ -115,6 +121,7 @@ class LookupCacheModelTest {
       cache = LookupCache.builder()
           .maximumEntries(4 + rnd.nextInt(40))
           .maximumAttrs(4 + rnd.nextInt(40))
+          .retainForgottenNodes(retain)
           .listener(mirror).ticker(ticker).build();
       ops = (CachingOps) cache.wrap(held.ops());
     }
@@ -147,14 +154,18 @@ class LookupCacheModelTest {
         ops.batchForget(ctx(), new Request.BatchForget(batch)).block();
       }
       kernel.clear();
+      // And everything the cache holds expires: the lookups it kept for its entries go back.
+      trail.add("advance past every timeout");
+      ticker.advance(Duration.ofDays(1));
+      cache.core().cleanUp();
       assertEquals(List.of(), fs.violations, where());
       assertEquals(List.of(), fs.looked(), "backend lookups left: " + where());
       assertEquals(fs.served, fs.forgotten, where());
       assertEquals(Set.of(), cache.core().trackedNodes(), where());
       assertEquals(0, cache.core().pendingTotal(), where());
       CacheCore.Snapshot s = cache.core().snapshot();
-      s.entries().forEach((k, e) -> assertEquals(0, e.nodeId(), k + " " + where()));
-      assertTrue(Set.of(ROOT).containsAll(s.attrs().keySet()), s.attrs() + " " + where());
+      assertEquals(Map.of(), s.entries(), where());
+      assertEquals(Map.of(), s.attrs(), where());
       mirror.assertMirrors(cache, where());
       LookupCache.Stats stats = cache.stats();
       assertTrue(stats.entryHits() + stats.negativeHits() + stats.attrHits() > 20,
@@ -493,6 +504,9 @@ class LookupCacheModelTest {
               .block(Duration.ofSeconds(10));
         }
       }
+      mirror.assertMirrors(cache, where);
+      // The cache keeps a lookup of each node an entry names; destroy gives them back.
+      ops.destroy(ctx()).block(Duration.ofSeconds(10));
       assertEquals(List.of(), fs.violations, where);
       assertEquals(List.of(), fs.looked(), where);
       assertEquals(fs.served, fs.forgotten, where);

@@ -112,6 +112,21 @@ class LookupCacheTest {
     }
   }
 
+  /**
+   * The kernel forgets everything and then every cached item expires: only then has the backend
+   * got back every lookup (the cache keeps one of each node an entry names).
+   */
+  private void forgetEverythingAndEmpty() {
+    forgetEverything();
+    ticker.advance(Duration.ofDays(1));
+    cache.core().cleanUp();
+  }
+
+  /** The old rule: the backend's count reaches zero exactly when the kernel's does. */
+  private void startWithoutRetention() {
+    start(new ModelFs(T, T, T), LookupCache.builder().retainForgottenNodes(false));
+  }
+
   private EntryReply mknod(long parent, String name) {
     EntryReply e = ops.mknod(ctx(), new Request.Mknod(parent, name, FILE, 0, 0)).block();
     counted(e);
@@ -325,7 +340,7 @@ class LookupCacheTest {
       assertEquals(fs.attrOf(target), getattr(target), how + ": a link changes nlink");
       assertEquals(how.equals("link") ? 2 : 1, getattr(target).nlink(), how);
       mirror.assertMirrors(cache, how);
-      forgetEverything();
+      forgetEverythingAndEmpty();
       assertEquals(List.of(), fs.looked(), how);
       assertEquals(List.of(), fs.violations, how);
       kernel.clear();
@@ -659,7 +674,7 @@ class LookupCacheTest {
 
   @Test
   void forget_takesTheCachesShareFirst() {
-    start(T, T, T);
+    startWithoutRetention();
     fs.addOutside(ROOT, "a", FILE);
     long a = lookup(ROOT, "a").nodeId();
     lookup(ROOT, "a");
@@ -694,7 +709,7 @@ class LookupCacheTest {
       }
     }
     assertTrue(cache.stats().entryHits() > 100, cache.stats().toString());
-    forgetEverything();
+    forgetEverythingAndEmpty();
     assertEquals(List.of(), fs.looked());
     assertEquals(fs.served, fs.forgotten);
     assertEquals(Set.of(), cache.core().trackedNodes());
@@ -702,7 +717,7 @@ class LookupCacheTest {
 
   @Test
   void forget_theLastOne_dropsEveryEntryAndTheAttrsOfTheNode() {
-    start(T, T, T);
+    startWithoutRetention();
     long a = mknod(ROOT, "a").nodeId();
     ops.link(ctx(), new Request.Link(a, ROOT, "b")).block();
     kernel.merge(a, 1L, Long::sum);
@@ -718,14 +733,134 @@ class LookupCacheTest {
   }
 
   @Test
-  void batchForget_forwardsOnlyTheBackendsShare() {
+  void forget_ofACachedNode_keepsItAndItsEntriesServable() {
     start(T, T, T);
+    long a = fs.addOutside(ROOT, "a", FILE);
+    lookup(ROOT, "a");
+    lookup(ROOT, "a");
+    forget(a, 2); // drop_caches
+    assertEquals(0, fs.calls("forget") + fs.calls("batchForget"), "the cache keeps one");
+    assertEquals(1, fs.lookups(a));
+    assertEquals(a, lookup(ROOT, "a").nodeId());
+    assertEquals(1, fs.calls("lookup"), "a hit");
+    assertEquals(fs.attrOf(a), cache.core().peekLookup(new CacheCore.Key(ROOT, "a")).attr());
+    forget(a, 1);
+    assertEquals(0, fs.calls("forget"));
+    assertEquals(1, fs.lookups(a));
+    forgetEverythingAndEmpty();
+    assertEquals(0, fs.lookups(a));
+    assertEquals(fs.served, fs.forgotten);
+  }
+
+  @Test
+  void forget_retainedNode_isGivenBackWhenItsLastEntryLeaves() {
+    start(T, T, T);
+    long d = mkdir(ROOT, "d").nodeId();
+    long a = mknod(d, "a").nodeId();
+    long b = mknod(ROOT, "b").nodeId();
+    forgetEverything();
+    assertEquals(List.of(1L, 1L, 1L), List.of(fs.lookups(d), fs.lookups(a), fs.lookups(b)));
+    // Expiry: the directory's entry goes, so does the directory, and with it what is in it.
+    ticker.advance(Duration.ofSeconds(5));
+    lookup(ROOT, "b"); // a hit, and then the kernel forgets it again
+    forget(b, 1);
+    ticker.advance(Duration.ofSeconds(6));
+    cache.core().cleanUp();
+    assertEquals(0, fs.lookups(d));
+    assertEquals(0, fs.lookups(a));
+    assertEquals(0, fs.lookups(b));
+    assertEquals(Set.of(), cache.core().trackedNodes());
+    assertEquals(Map.of(), cache.core().snapshot().entries());
+    assertEquals(Set.of(), cache.core().snapshot().attrs().keySet());
+    assertEquals(Map.of(d, 1L, a, 1L, b, 2L), mirror.forgotten, "give-backs are not told");
+    // Invalidation: the entry goes at once, and the lookup with it.
+    long c = mknod(ROOT, "c").nodeId();
+    forget(c, 1);
+    assertEquals(1, fs.lookups(c));
+    cache.invalidateEntry(ROOT, "c").block();
+    assertEquals(0, fs.lookups(c));
+    assertEquals(fs.served, fs.forgotten);
+  }
+
+  @Test
+  void forget_retainedNode_lookedUpAgain_isNotGivenBackEarly() {
+    start(T, T, T);
+    long a = mknod(ROOT, "a").nodeId();
+    forget(a, 1);
+    lookup(ROOT, "a"); // a hit: the kernel holds it again
+    cache.invalidateEntry(ROOT, "a").block();
+    assertEquals(1, fs.lookups(a), "the kernel still holds it");
+    assertEquals(Set.of(a), cache.core().trackedNodes());
+    lookup(ROOT, "a"); // from the backend now: cached again
+    forget(a, 2);
+    assertEquals(1, fs.lookups(a), "retained again: its entry is cached");
+    ticker.advance(Duration.ofSeconds(11));
+    cache.core().cleanUp();
+    assertEquals(0, fs.lookups(a));
+    // Looked up again from the backend while retained: the kernel's FORGET gives it all back.
+    long b = mknod(ROOT, "b").nodeId();
+    forget(b, 1);
+    // A write drops b's attributes, not its entry: the next lookup misses and counts there.
+    ops.write(ctx(), new Request.Write(b, 0, 0, 0, 0, 0, Unpooled.wrappedBuffer(new byte[2])))
+        .block();
+    assertEquals(1, fs.lookups(b));
+    lookup(ROOT, "b");
+    assertEquals(2, fs.calls("lookup"), "a miss");
+    assertEquals(2, fs.lookups(b));
+    cache.invalidateEntry(ROOT, "b").block();
+    assertEquals(2, fs.lookups(b), "the kernel holds one");
+    forget(b, 1);
+    assertEquals(0, fs.lookups(b));
+    assertEquals(fs.served, fs.forgotten);
+  }
+
+  @Test
+  void forget_withoutRetention_theBackendForgetsWithTheKernel() {
+    startWithoutRetention();
+    long a = fs.addOutside(ROOT, "a", FILE);
+    lookup(ROOT, "a");
+    forget(a, 1);
+    assertEquals(0, fs.lookups(a));
+    assertEquals(Map.of(), cache.core().snapshot().entries());
+    lookup(ROOT, "a");
+    assertEquals(2, fs.calls("lookup"), "a miss");
+    forget(a, 1);
+    assertEquals(fs.served, fs.forgotten);
+  }
+
+  @Test
+  void unlink_ofARetainedNodesOtherName_givesItBack() {
+    start(T, T, T);
+    long a = mknod(ROOT, "a").nodeId();
+    ops.link(ctx(), new Request.Link(a, ROOT, "b")).block();
+    kernel.merge(a, 1L, Long::sum);
+    forgetEverything();
+    assertEquals(1, fs.lookups(a));
+    ops.unlink(ctx(), new Request.Unlink(ROOT, "a")).block();
+    assertEquals(0, fs.lookups(a), "its other name's entry went too");
+    assertEquals(fs.served, fs.forgotten);
+  }
+
+  @Test
+  void destroy_givesTheRetainedLookupsBack() {
+    start(T, T, T);
+    long a = mknod(ROOT, "a").nodeId();
+    forgetEverything();
+    assertEquals(1, fs.lookups(a));
+    ops.destroy(ctx()).block();
+    assertEquals(0, fs.lookups(a));
+    assertEquals(fs.served, fs.forgotten);
+  }
+
+  @Test
+  void batchForget_forwardsOnlyTheBackendsShare() {
+    startWithoutRetention();
     long a = mknod(ROOT, "a").nodeId();
     long b = mknod(ROOT, "b").nodeId();
     lookup(ROOT, "a");
     lookup(ROOT, "b");
     List<Request.BatchForget> seen = new ArrayList<>();
-    LookupCache c = LookupCache.builder().ticker(ticker).build();
+    LookupCache c = LookupCache.builder().retainForgottenNodes(false).ticker(ticker).build();
     ModelFs model = fs;
     FuseOps spy = new FuseOps() {
       @Override
@@ -754,7 +889,7 @@ class LookupCacheTest {
 
   @Test
   void forget_givenBackByTheFramework_isNotToldToTheListener() {
-    start(T, T, T);
+    startWithoutRetention();
     long a = mknod(ROOT, "a").nodeId();
     lookup(ROOT, "a");
     ops.forget(new FuseContext(0, a, 0, 0, 0, -1), new Request.Forget(a, 1)).block();
@@ -777,7 +912,7 @@ class LookupCacheTest {
     lookup(ROOT, "a"); // a hit
     assertEquals(2, fs.lookups(a));
     assertEquals(1, fs.lookups(b));
-    forgetEverything();
+    forgetEverythingAndEmpty();
     assertEquals(List.of(), fs.looked());
   }
 

@@ -26,7 +26,7 @@ import reactor.core.publisher.Mono;
 /**
  * What the lookup/attribute cache ({@link LookupCache}) saves for a slow backend: a tree of
  * 10,000 entries whose LOOKUP and GETATTR each take 1 ms (a network round trip, waited for
- * without blocking), mounted with and without the cache. For each: a cold {@code find}, then,
+ * without blocking), mounted with and without the cache. For each: a cold {@code ls -lR}, then,
  * after the kernel dropped its dentries and inodes ({@code drop_caches}, which also FORGETs
  * them), {@code find} and {@code ls -lR} again; the time of each, the calls that reached the
  * backend, and the requests the kernel sent (counted in the kernel by {@link FuseObserver}
@@ -71,7 +71,7 @@ public final class CacheBench {
       } else {
         System.err.println("no kernel-side counts: " + io.reactorfuse.ebpf.Bpf.unavailabilityCause());
       }
-      rows.add(step(name, "find, cold", tree, observer, "find " + mp + " > /dev/null"));
+      rows.add(step(name, "ls -lR, cold", tree, observer, "ls -lR " + mp + " > /dev/null"));
       dropCaches();
       rows.add(step(name, "find after drop_caches", tree, observer,
           "find " + mp + " > /dev/null"));
