@@ -31,6 +31,9 @@
 #   STAT_SECONDS=3           stat-loop measured seconds (after WARMUP=2 / 1 unmeasured; full / quick)
 #   THREADS="1 2" / "1"      reactor-fuse --threads values (1 -> vs lf-s, 2 -> vs lf-mt)
 #   PASSTHROUGH="0 1"        also measure --passthrough ("0" = without only)
+#   LIBFUSE_XATTR=0          1: passthrough_ll -o xattr, like the reactor-fuse sample (which always
+#                            serves xattrs); without it passthrough_ll answers ENOSYS and the kernel
+#                            stops sending the security.capability GETXATTR it sends before writes
 #   SCHEDULERS="none"        reactor-fuse --scheduler values; "none boundedElastic" adds rf-tN-be:
 #                            the same daemon with handlers on Reactor's boundedElastic scheduler
 #                            (blocking syscalls off the event loop) instead of inline
@@ -68,6 +71,7 @@ else
 fi
 PASSTHROUGH=${PASSTHROUGH:-0 1}
 SCHEDULERS=${SCHEDULERS:-none}
+LIBFUSE_XATTR=${LIBFUSE_XATTR:-0}
 WORKLOADS=${WORKLOADS:-seqwrite seqread randread meta find tar stat}
 CLIENT_CPU=${CLIENT_CPU:-0}
 DAEMON_CPUS=${DAEMON_CPUS-1}
@@ -181,6 +185,7 @@ mount_lf() { # name src cache mode(s|mt)
   local name=$1 src=$2 cache=$3 mode=$4 mnt extra=()
   tmp_mnt "$name"; mnt=$MNTDIR
   [[ $mode == s ]] && extra=(-s)
+  [[ $LIBFUSE_XATTR == 1 ]] && extra+=(-o xattr)
   start_daemon "$name" "$RESDIR/$name.log" "$DAEMON_CPUS" \
     "$BUILD/passthrough_ll" -f "${extra[@]}" -o "cache=$cache" "${LIBFUSE_OPTS[@]}" -o "source=$src" "$mnt"
   wait_mount "$name" "$mnt" "$LAST_PID" "$RESDIR/$name.log"
