@@ -1,6 +1,8 @@
 package io.reactorfuse;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoEventLoopGroup;
@@ -10,6 +12,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.reactorfuse.internal.dispatch.Dispatcher;
+import io.reactorfuse.internal.codec.NotificationEncoder;
 import io.reactorfuse.internal.dispatch.InitOptions;
 import io.reactorfuse.internal.notify.KernelNotifier;
 import io.reactorfuse.internal.sys.Native;
@@ -122,38 +125,39 @@ final class MountedSession implements FuseMount {
       throw e;
     }
     try {
-      while (fds.size() < loops) {
-        fds.add(Native.cloneDevice(fds.get(0)));
-      }
+      addClones(fds, loops);
       if (c.resumeInit != null) {
         dispatcher.resume(c.resumeInit);
       }
       if (c.resendOnStart) {
-        requestResend(fds.get(0));
+        requestResend(fds.get(0), alloc);
       }
       session.register(fds, options, alloc);
     } catch (NativeError | RuntimeException e) {
       session.detachQuietly();
       fds.forEach(Native::closeQuietly); // closing the last fd aborts the connection
       session.shutdownGroup();
-      throw e instanceof NativeError
-          ? new FuseException("cannot clone the /dev/fuse fd for " + c.threads + " threads: "
-              + e.getMessage(), ((NativeError) e).errno(), e)
-          : (RuntimeException) e;
+      throw e instanceof NativeError ? cloneFailure(loops, (NativeError) e) : (RuntimeException) e;
     }
     session.notifier = new KernelNotifier(session.handles.get(0), dispatcher, alloc);
     LIVE.add(session);
     return session;
   }
 
-  /** FUSE_NOTIFY_RESEND before any fd is read (see {@link FuseServer#resendOnStart}). */
-  private static void requestResend(int fd) {
+  /**
+   * FUSE_NOTIFY_RESEND before any fd is read (see {@link FuseServer#resendOnStart}): written
+   * directly, as the notifier needs a registered handle and registering starts the reading.
+   */
+  private static void requestResend(int fd, ByteBufAllocator alloc) {
+    ByteBuf notification = new NotificationEncoder(alloc).resend();
     try {
-      Native.requestResend(fd);
+      Native.write(fd, ByteBufUtil.getBytes(notification), "FUSE_NOTIFY_RESEND");
     } catch (NativeError e) {
       throw new FuseException("cannot ask the kernel to resend the requests a dead server left "
           + "unanswered (FUSE_NOTIFY_RESEND: " + e.getMessage() + "); it needs Linux 6.9 or later",
           e.errno(), e);
+    } finally {
+      notification.release();
     }
   }
 
@@ -164,9 +168,7 @@ final class MountedSession implements FuseMount {
     MountMethod method = KernelMount.resolve(c.mountMethod);
     List<Integer> fds = new ArrayList<>(List.of(KernelMount.mount(c, method)));
     try {
-      for (int i = 1; i < c.threads; i++) {
-        fds.add(Native.cloneDevice(fds.get(0)));
-      }
+      addClones(fds, c.threads);
     } catch (NativeError e) {
       fds.forEach(Native::closeQuietly); // aborts the connection
       try {
@@ -174,8 +176,7 @@ final class MountedSession implements FuseMount {
       } catch (RuntimeException ignored) {
         // aborted already: nothing left to detach
       }
-      throw new FuseException("cannot clone the /dev/fuse fd for " + c.threads + " threads: "
-          + e.getMessage(), e.errno(), e);
+      throw cloneFailure(c.threads, e);
     }
     List<Integer> all = List.copyOf(fds);
     Path mountPoint = c.mountPoint;
@@ -200,6 +201,18 @@ final class MountedSession implements FuseMount {
         all.forEach(Native::closeQuietly);
       }
     };
+  }
+
+  /** Clones the session fd ({@code fds.get(0)}) until there are {@code total} fds. */
+  private static void addClones(List<Integer> fds, int total) throws NativeError {
+    while (fds.size() < total) {
+      fds.add(Native.cloneDevice(fds.get(0)));
+    }
+  }
+
+  private static FuseException cloneFailure(int threads, NativeError e) {
+    return new FuseException("cannot clone the /dev/fuse fd for " + threads + " threads: "
+        + e.getMessage(), e.errno(), e);
   }
 
   private static void checkMountPoint(Path mp) {

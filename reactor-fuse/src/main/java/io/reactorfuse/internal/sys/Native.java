@@ -118,16 +118,10 @@ public final class Native {
     }
   }
 
-  /**
-   * Writes FUSE_NOTIFY_RESEND (protocol 7.40) on {@code devFd}: the kernel puts every request
-   * the connection's fds had read and not answered back at the head of its queue, with bit 63
-   * of unique set. A bare out header {@code {len 16, error 7 (the notify code), unique 0}}.
-   */
-  public static void requestResend(int devFd) throws NativeError {
-    byte[] header = new byte[16];
-    java.nio.ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(16).putInt(7);
-    if (libc().write(devFd, header, header.length) != header.length) {
-      throw error("write(FUSE_NOTIFY_RESEND)");
+  /** write(2) of all of {@code bytes} in one call (a /dev/fuse message is taken whole). */
+  public static void write(int fd, byte[] bytes, String what) throws NativeError {
+    if (libc().write(fd, bytes, bytes.length) != bytes.length) {
+      throw error("write(" + what + ")");
     }
   }
 
