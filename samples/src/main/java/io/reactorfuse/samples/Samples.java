@@ -30,10 +30,14 @@ import picocli.CommandLine.Option;
     version = "reactor-fuse samples 0.1.0",
     description = "Sample FUSE filesystems built on reactor-fuse.",
     subcommands = {Samples.Hello.class, Samples.Memfs.class, Samples.Passthrough.class,
-        Samples.Fusetop.class})
+        Samples.Objectstore.class, Samples.S3server.class, Samples.Fusetop.class})
 public final class Samples implements Runnable {
 
   public static void main(String[] args) {
+    // the embedded S3 server's start-up chatter (CORS, Jetty banners) is not the user's business
+    if (System.getProperty("org.slf4j.simpleLogger.log.org.gaul") == null) {
+      System.setProperty("org.slf4j.simpleLogger.log.org.gaul", "warn");
+    }
     System.exit(commandLine().execute(args));
   }
 
@@ -243,6 +247,179 @@ public final class Samples implements Runnable {
         if (ownDir && dir != null) {
           deleteTree(dir);
         }
+      }
+    }
+  }
+
+  @Command(name = "objectstore", mixinStandardHelpOptions = true,
+      description = "Mounts an S3 bucket: keys with / are directories, reads are ranged GETs, "
+          + "files are uploaded when closed. Without --endpoint it starts an S3 server on "
+          + "loopback keeping its data under --data-dir, and mounts its bucket.")
+  static final class Objectstore implements Callable<Integer> {
+    @Mixin MountOptions mount;
+
+    @Option(names = "--endpoint", paramLabel = "URL",
+        description = "An S3-compatible server, e.g. http://127.0.0.1:9000 (MinIO, Ceph), or "
+            + "https://s3.REGION.amazonaws.com. Default: an embedded server on loopback.")
+    java.net.URI endpoint;
+
+    @Option(names = "--bucket", paramLabel = "NAME", defaultValue = "reactor-fuse",
+        description = "The bucket to mount (default: ${DEFAULT-VALUE}; created on the embedded "
+            + "server).")
+    String bucket;
+
+    @Option(names = "--region", paramLabel = "REGION", defaultValue = "us-east-1",
+        description = "The signing region (default: ${DEFAULT-VALUE}).")
+    String region;
+
+    @Option(names = "--access-key", paramLabel = "KEY",
+        description = "With --secret-key: the credentials. Default: the AWS default chain "
+            + "(AWS_ACCESS_KEY_ID, ~/.aws, instance role); the embedded server's own keys.")
+    String accessKey;
+
+    @Option(names = "--secret-key", paramLabel = "SECRET", description = "See --access-key.")
+    String secretKey;
+
+    @Option(names = "--data-dir", paramLabel = "DIR",
+        description = "Where the embedded server keeps buckets (default: "
+            + "$XDG_DATA_HOME/reactor-fuse/objectstore or ~/.local/share/reactor-fuse/objectstore).")
+    java.nio.file.Path dataDir;
+
+    @Option(names = "--spool-dir", paramLabel = "DIR",
+        description = "Where files being written are kept until uploaded, and bytes that "
+            + "could not be uploaded are left (default: the data dir's sibling spool/).")
+    java.nio.file.Path spoolDir;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "30",
+        description = "The longest one S3 request may take, retries included; then the system "
+            + "call fails with EIO (default: ${DEFAULT-VALUE}).")
+    double timeoutSeconds;
+
+    @Option(names = "--retries", paramLabel = "N", defaultValue = "3",
+        description = "How often a failed S3 request is retried (default: ${DEFAULT-VALUE}).")
+    int retries;
+
+    @Option(names = "--cache-timeout", paramLabel = "SECONDS", defaultValue = "1",
+        description = "How long names and attributes are cached, by the kernel and the lookup "
+            + "cache (default: ${DEFAULT-VALUE}).")
+    double cacheSeconds;
+
+    @Option(names = "--poll", paramLabel = "SECONDS", defaultValue = "0",
+        description = "Every SECONDS, list the directories in use and invalidate what other "
+            + "clients changed (default: 0, never).")
+    double pollSeconds;
+
+    @Option(names = "--read-ahead", paramLabel = "MIB", defaultValue = "8",
+        description = "The largest chunk fetched ahead of a sequential reader "
+            + "(default: ${DEFAULT-VALUE}).")
+    int readAheadMiB;
+
+    @Option(names = "--multipart-threshold", paramLabel = "MIB", defaultValue = "16",
+        description = "Files larger than this are uploaded in parts (default: ${DEFAULT-VALUE}).")
+    int multipartMiB;
+
+    @Option(names = "--part-size", paramLabel = "MIB", defaultValue = "8",
+        description = "The size of each part, at least 5 (default: ${DEFAULT-VALUE}).")
+    int partMiB;
+
+    @Option(names = "--max-connections", paramLabel = "N", defaultValue = "1024",
+        description = "HTTP connections to the server at most (default: ${DEFAULT-VALUE}).")
+    int maxConnections;
+
+    @Override
+    public Integer call() throws Exception {
+      Duration timeout = seconds("--timeout", timeoutSeconds);
+      Duration cacheTimeout = seconds("--cache-timeout", cacheSeconds);
+      java.nio.file.Path data = dataDir != null ? dataDir
+          : io.reactorfuse.samples.objectstore.EmbeddedS3.defaultDataDir();
+      java.nio.file.Path spool = spoolDir != null ? spoolDir : data.resolveSibling("spool");
+      io.reactorfuse.samples.objectstore.EmbeddedS3 server = null;
+      try {
+        java.net.URI url = endpoint;
+        String key = accessKey;
+        String secret = secretKey;
+        if (url == null) {
+          if (key == null) {
+            key = io.reactorfuse.samples.objectstore.EmbeddedS3.randomKey();
+            secret = io.reactorfuse.samples.objectstore.EmbeddedS3.randomKey();
+          }
+          server = io.reactorfuse.samples.objectstore.EmbeddedS3.start(data, 0, key, secret);
+          server.createBucket(bucket);
+          url = server.endpoint();
+          System.err.println("embedded S3 server at " + url + ", bucket " + bucket
+              + ", data in " + data);
+        }
+        var s3 = new io.reactorfuse.samples.objectstore.S3Settings(url, region, bucket, key,
+            secret, timeout, retries, maxConnections, (long) multipartMiB << 20,
+            (long) partMiB << 20);
+        var options = new io.reactorfuse.samples.objectstore.ObjectStoreFs.Options(cacheTimeout,
+            spool, (long) readAheadMiB << 20, currentUid(), currentGid());
+        try (var fs = io.reactorfuse.samples.objectstore.ObjectStoreFs.connect(s3, options)) {
+          reactor.core.Disposable poll = pollSeconds <= 0 ? () -> { }
+              : reactor.core.publisher.Flux.interval(seconds("--poll", pollSeconds))
+                  .onBackpressureDrop()
+                  .concatMap(t -> fs.pollChanges(), 1)
+                  .subscribe();
+          try {
+            return serve(mount, fs.ops(), s -> s.fsName("s3:" + bucket).subtype("objectstore")
+                // every READ is a network round trip: let the kernel have many in flight
+                .maxBackground(1024).congestionThreshold(768));
+          } finally {
+            poll.dispose();
+          }
+        }
+      } finally {
+        if (server != null) {
+          server.close();
+        }
+      }
+    }
+
+    private static Duration seconds(String option, double value) {
+      if (!(value >= 0) || value > 1e9) {
+        throw new IllegalArgumentException(option + " must be >= 0 seconds, got " + value);
+      }
+      return Duration.ofNanos((long) (value * 1e9));
+    }
+  }
+
+  @Command(name = "s3server", mixinStandardHelpOptions = true,
+      description = "Runs the embedded S3 server alone (s3proxy, data kept in a directory), "
+          + "for other S3 clients: s3fs, rclone, the aws CLI, or objectstore --endpoint.")
+  static final class S3server implements Callable<Integer> {
+    @Option(names = "--data-dir", paramLabel = "DIR", required = true,
+        description = "Where buckets are kept, one directory each.")
+    java.nio.file.Path dataDir;
+
+    @Option(names = "--port", paramLabel = "PORT", defaultValue = "0",
+        description = "The port on 127.0.0.1 (default: any free one).")
+    int port;
+
+    @Option(names = "--bucket", paramLabel = "NAME", defaultValue = "reactor-fuse",
+        description = "A bucket to create (default: ${DEFAULT-VALUE}).")
+    String bucket;
+
+    @Option(names = "--access-key", paramLabel = "KEY", description = "Default: random.")
+    String accessKey;
+
+    @Option(names = "--secret-key", paramLabel = "SECRET", description = "Default: random.")
+    String secretKey;
+
+    @Override
+    public Integer call() throws Exception {
+      String key = accessKey != null ? accessKey
+          : io.reactorfuse.samples.objectstore.EmbeddedS3.randomKey();
+      String secret = secretKey != null ? secretKey
+          : io.reactorfuse.samples.objectstore.EmbeddedS3.randomKey();
+      try (var server = io.reactorfuse.samples.objectstore.EmbeddedS3.start(dataDir, port, key,
+          secret)) {
+        server.createBucket(bucket);
+        // one line a script can read
+        System.out.println("endpoint " + server.endpoint() + " bucket " + bucket
+            + " access-key " + key + " secret-key " + secret);
+        System.out.flush();
+        new java.util.concurrent.CountDownLatch(1).await(); // until killed
+        return 0;
       }
     }
   }
