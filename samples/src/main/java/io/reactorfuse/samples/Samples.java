@@ -361,9 +361,8 @@ public final class Samples implements Runnable {
                   .concatMap(t -> fs.pollChanges(), 1)
                   .subscribe();
           try {
-            return serve(mount, fs.ops(), s -> s.fsName("s3:" + bucket).subtype("objectstore")
-                // every READ is a network round trip: let the kernel have many in flight
-                .maxBackground(1024).congestionThreshold(768));
+            return serve(mount, fs.ops(), s -> io.reactorfuse.samples.objectstore.ObjectStoreFs
+                .tune(s.fsName("s3:" + bucket).subtype("objectstore")));
           } finally {
             poll.dispose();
           }

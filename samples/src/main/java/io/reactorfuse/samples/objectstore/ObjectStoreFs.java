@@ -216,6 +216,15 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
     return cache.wrap(this);
   }
 
+  /**
+   * The mount settings this filesystem wants: every READ is a network round trip, so the kernel
+   * may keep many in flight (1,024 background requests instead of 12), and open(O_TRUNC) comes
+   * as one OPEN instead of a truncate that would upload an empty object first.
+   */
+  public static io.reactorfuse.FuseServer tune(io.reactorfuse.FuseServer server) {
+    return server.maxBackground(1024).congestionThreshold(768).atomicOTrunc(true);
+  }
+
   /** The lookup cache in front of this filesystem (its counts). */
   public LookupCache cache() {
     return cache;
@@ -552,8 +561,9 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
   private Mono<Void> renameFile(Node moved, String from, String to) {
     Mono<Void> copy;
     synchronized (this) {
-      // a file being written goes up under its new name; what S3 has under the old one goes
-      copy = moved.spool != null ? Mono.empty() : bucket.copy(from, to);
+      // a file with unsent writes goes up under its new name at its flush; otherwise S3
+      // copies what it has
+      copy = moved.spool != null && moved.spool.dirty() ? Mono.empty() : bucket.copy(from, to);
     }
     return copy
         .then(locked(() -> {
@@ -673,7 +683,9 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
       }
       if (empty || n.size == 0) {
         n.spool = Spool.create(options.spoolDir());
-        n.spool.uploaded(n.spool.version()); // nothing new yet
+        if (n.size == 0 && n.etag != null) {
+          n.spool.uploaded(n.spool.version()); // S3 has this (empty) content already
+        }
         return Mono.empty();
       }
       path = n.path;
@@ -866,8 +878,11 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
           Spool spool = n.spool;
           n.uploading = bucket.upload(path, spool.file(), size)
               .flatMap(etag -> locked(() -> {
+                if (!path.equals(n.path)) {
+                  return path; // renamed meanwhile: still to be sent, under the new name
+                }
                 spool.uploaded(version);
-                if (n.spool == spool && path.equals(n.path)) {
+                if (n.spool == spool) {
                   n.etag = etag;
                   n.size = size;
                   n.modified = Instant.now();
@@ -875,6 +890,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
                 }
                 return null;
               }))
+              .flatMap(stray -> bucket.delete(stray)) // the copy left under the old name
               .then()
               .doFinally(s -> {
                 synchronized (this) {

@@ -92,7 +92,7 @@ class ObjectStoreIT {
     ObjectStoreFs fs = ObjectStoreFs.connect(s3, new ObjectStoreFs.Options(cacheTimeout, spool,
         8 << 20, 0, 0));
     filesystems.add(fs);
-    FuseMount m = fuse.mount(fs.ops(), s -> s.fsName("s3:" + BUCKET).maxBackground(1024));
+    FuseMount m = fuse.mount(fs.ops(), s -> ObjectStoreFs.tune(s.fsName("s3:" + BUCKET)));
     return m.mountPoint();
   }
 
@@ -177,6 +177,24 @@ class ObjectStoreIT {
     FuseTestSupport.sh("truncate -s 2 '" + f + "'"); // by path, no file open
     assertEquals("01", new String(object("f")));
     assertEquals("01", Files.readString(f));
+    FuseTestSupport.sh(": > '" + f + "'"); // open(O_TRUNC) and close, nothing written
+    assertEquals(0, other.head("f").block(WAIT).size());
+
+    // renamed while open for writing: the bytes end up under the new name, old or new ones
+    Files.writeString(m.resolve("r1"), "kept");
+    try (FileChannel ch = FileChannel.open(m.resolve("r1"),
+        java.nio.file.StandardOpenOption.WRITE)) {
+      Files.move(m.resolve("r1"), m.resolve("r2"));
+    }
+    assertEquals("kept", new String(object("r2")));
+    try (FileChannel ch = FileChannel.open(m.resolve("r2"),
+        java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap("K".getBytes()), 0);
+      Files.move(m.resolve("r2"), m.resolve("r3"));
+    }
+    assertEquals("Kept", new String(object("r3")));
+    assertTrue(other.head("r1").blockOptional(WAIT).isEmpty());
+    assertTrue(other.head("r2").blockOptional(WAIT).isEmpty());
   }
 
   @Test
@@ -230,7 +248,7 @@ class ObjectStoreIT {
     ObjectStoreFs fs = ObjectStoreFs.connect(settings(server.port(), Duration.ofSeconds(30), 3),
         new ObjectStoreFs.Options(Duration.ofHours(1), spool, 8 << 20, 0, 0));
     filesystems.add(fs);
-    Path m = fuse.mount(fs.ops(), s -> s).mountPoint();
+    Path m = fuse.mount(fs.ops(), ObjectStoreFs::tune).mountPoint();
     Files.writeString(m.resolve("old.txt"), "old content");
     assertEquals("old content", Files.readString(m.resolve("old.txt")));
     assertFalse(Files.exists(m.resolve("new.txt"))); // a cached miss now
