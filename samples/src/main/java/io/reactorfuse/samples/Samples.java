@@ -35,10 +35,18 @@ public final class Samples implements Runnable {
 
   public static void main(String[] args) {
     // the embedded S3 server's start-up chatter (CORS, Jetty banners) is not the user's business
-    if (System.getProperty("org.slf4j.simpleLogger.log.org.gaul") == null) {
-      System.setProperty("org.slf4j.simpleLogger.log.org.gaul", "warn");
-    }
+    quietByDefault("org.gaul", "warn");
+    // The AWS SDK's HTTP client cancels the rest of a 404 answer to HEAD, and Netty reports
+    // that "Request cancelled" as an unhandled exception: a stack trace per missing name.
+    quietByDefault("io.netty.channel.DefaultChannelPipeline", "error");
     System.exit(commandLine().execute(args));
+  }
+
+  private static void quietByDefault(String logger, String level) {
+    String property = "org.slf4j.simpleLogger.log." + logger;
+    if (System.getProperty(property) == null) {
+      System.setProperty(property, level);
+    }
   }
 
   static CommandLine commandLine() {

@@ -102,6 +102,10 @@ class ObjectStoreCliIT {
       assertTrue(refused.contains("refused the credentials")
           && refused.contains("--access-key/--secret-key"), refused);
 
+      String shortName = failure("objectstore", "--endpoint", url, "--bucket", "b",
+          "--access-key", "key", "--secret-key", "secret", dir.toString());
+      assertTrue(shortName.contains("bucket names have 3 to 63 characters"), shortName);
+
       String half = failure("objectstore", "--endpoint", url, "--access-key", "key",
           dir.toString());
       assertTrue(half.contains("--access-key and --secret-key go together"), half);

@@ -80,6 +80,8 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
   private static final int O_TRUNC = 01000;
   private static final int O_EXCL = 0200;
   private static final long FIRST_CHUNK = 1 << 20;
+  /** The largest single GET of a sequential reader; more of them run at once within read-ahead. */
+  private static final long MAX_CHUNK = 8 << 20;
   /** readdir offsets 1 and 2 are "." and ".."; listed entry i has offset i + 3. */
   private static final int DOTS = 2;
   /** How many directories a poll lists at once. */
@@ -143,20 +145,50 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
   private static final class Handle {
     final Node node;
     // guarded by the handle
+    /** Where a sequential reader reads next. */
     long nextOffset;
-    long window = FIRST_CHUNK;
-    Chunk current;
-    Chunk next;
+    /** How far beyond a read to fetch: doubles with each sequential read, to the limit. */
+    long ahead = FIRST_CHUNK;
+    /** The size of the next chunk fetched: doubles up to MAX_CHUNK. */
+    long chunkSize = FIRST_CHUNK;
+    /** Chunks fetched or being fetched, by start; contiguous, up to {@code fetchedTo}. */
+    final TreeMap<Long, Chunk> chunks = new TreeMap<>();
+    long fetchedTo;
 
     Handle(Node node) {
       this.node = node;
     }
   }
 
-  /** Bytes [start, start + length) of an object, fetched once however many reads wait. */
-  private record Chunk(long start, long length, Mono<byte[]> bytes) {
-    boolean covers(long offset) {
-      return offset >= start && offset < start + length;
+  /**
+   * Bytes [start, start + length) of an object, fetched once however many reads wait, in a
+   * pooled buffer that the handle releases when the chunk is dropped.
+   */
+  private static final class Chunk {
+    final long start;
+    final long length;
+    /** Completes when the GET has: {@code buf} is set then, unless the chunk was dropped. */
+    Mono<Void> ready;
+    // guarded by the handle
+    ByteBuf buf;
+    boolean dropped;
+
+    Chunk(long start, long length) {
+      this.start = start;
+      this.length = length;
+    }
+
+    long end() {
+      return start + length;
+    }
+
+    /** Call with the handle's lock held. */
+    void drop() {
+      dropped = true;
+      if (buf != null) {
+        buf.release();
+        buf = null;
+      }
     }
   }
 
@@ -482,7 +514,12 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
         throw Errno.EISDIR.exception();
       }
       return path;
-    }).flatMap(path -> bucket.delete(path).then(locked(() -> {
+    }).flatMap(path -> bucket.delete(path).then(removed(path)));
+  }
+
+  /** The name {@code path} is gone: its node may not be uploaded again, nor found by name. */
+  private Mono<Void> removed(String path) {
+    return locked(() -> {
       Node n = byPath.get(path);
       if (n != null) {
         n.removed = true;
@@ -490,7 +527,15 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
         dropIfUnused(n);
       }
       return null;
-    })));
+    });
+  }
+
+  /** Fails with ENOTEMPTY unless no key but the marker {@code prefix} starts with it. */
+  private Mono<Void> requireEmpty(String prefix) {
+    return bucket.list(prefix, "/").take(1)
+        .flatMap(page -> page.prefixes().isEmpty() && page.objects().stream()
+            .allMatch(o -> o.key().equals(prefix)) ? Mono.empty() : Errno.ENOTEMPTY.mono())
+        .then();
   }
 
   @Override
@@ -504,22 +549,9 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
         }
       }
       return path;
-    }).flatMap(path -> bucket.list(prefix(path), "/").take(1)
-        .flatMap(page -> {
-          boolean empty = page.prefixes().isEmpty() && page.objects().stream()
-              .allMatch(o -> o.key().equals(prefix(path)));
-          return empty ? Mono.empty() : Mono.error(Errno.ENOTEMPTY.exception());
-        })
+    }).flatMap(path -> requireEmpty(prefix(path))
         .then(bucket.delete(prefix(path)))
-        .then(locked(() -> {
-          Node n = byPath.get(path);
-          if (n != null) {
-            n.removed = true;
-            unmap(n);
-            dropIfUnused(n);
-          }
-          return null;
-        })));
+        .then(removed(path)));
   }
 
   @Override
@@ -587,10 +619,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
   private Mono<Void> renameDir(Node moved, String from, String to) {
     String fromPrefix = prefix(from);
     String toPrefix = prefix(to);
-    return bucket.list(toPrefix, "/").take(1)
-        .flatMap(page -> page.prefixes().isEmpty() && page.objects().stream()
-            .allMatch(o -> o.key().equals(toPrefix))
-            ? Mono.empty() : Errno.ENOTEMPTY.mono())
+    return requireEmpty(toPrefix)
         .thenMany(bucket.list(fromPrefix, null))
         .concatMapIterable(Bucket.Page::objects)
         .flatMap(o -> bucket.copy(o.key(), toPrefix + o.key().substring(fromPrefix.length()))
@@ -730,71 +759,90 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
     return readAhead(h, path, size, req.offset(), (int) (end - req.offset()));
   }
 
-  /** Serves [offset, offset + length) from the handle's chunks, fetching ahead if sequential. */
+  /**
+   * Serves [offset, offset + length) from the handle's chunks. A sequential reader has chunks
+   * fetched ahead of it, several GETs at once, up to the read-ahead limit; a random read is one
+   * GET of just what was asked.
+   */
   private Mono<ByteBuf> readAhead(Handle h, String path, long size, long offset, int length) {
     List<Chunk> parts = new ArrayList<>(2);
+    long stop = offset + length;
     synchronized (h) {
+      // chunks wholly behind the reader are done with
+      while (!h.chunks.isEmpty() && h.chunks.firstEntry().getValue().end() <= offset) {
+        h.chunks.pollFirstEntry().getValue().drop();
+      }
       boolean sequential = offset == h.nextOffset
-          || h.current != null && h.current.covers(offset)
-          || h.next != null && h.next.covers(offset);
-      if (!sequential) {
-        h.current = null;
-        h.next = null;
-        h.window = FIRST_CHUNK;
-        h.nextOffset = offset + length;
-        return bucket.get(path, offset, length).map(Unpooled::wrappedBuffer);
-      }
-      long pos = offset;
-      long stop = offset + length;
-      while (pos < stop) {
-        if (h.current == null || !h.current.covers(pos)) {
-          if (h.next != null && h.next.covers(pos)) {
-            h.current = h.next;
-            h.next = null;
-          } else {
-            h.current = fetch(h, path, pos, Math.min(h.window, size - pos));
-          }
-        }
-        parts.add(h.current);
-        pos = h.current.start() + h.current.length();
-      }
+          || !h.chunks.isEmpty() && h.chunks.firstKey() <= offset && offset < h.fetchedTo;
       h.nextOffset = stop;
-      long ahead = h.current.start() + h.current.length();
-      if (h.next == null && ahead < size) {
-        h.window = Math.min(options.readAhead(), h.window * 2);
-        h.next = fetch(h, path, ahead, Math.min(h.window, size - ahead));
+      if (!sequential) {
+        dropChunks(h);
+        h.ahead = FIRST_CHUNK;
+        h.chunkSize = FIRST_CHUNK;
+        h.fetchedTo = stop;
+        return bucket.get(path, offset, length);
       }
+      if (h.chunks.isEmpty()) {
+        h.fetchedTo = offset;
+      }
+      long target = Math.min(size, stop + h.ahead);
+      while (h.fetchedTo < target) {
+        long len = Math.min(h.chunkSize, size - h.fetchedTo);
+        h.chunks.put(h.fetchedTo, fetch(h, path, h.fetchedTo, len));
+        h.fetchedTo += len;
+        h.chunkSize = Math.min(MAX_CHUNK, h.chunkSize * 2);
+      }
+      h.ahead = Math.min(options.readAhead(), h.ahead * 2);
+      parts.addAll(h.chunks.subMap(h.chunks.floorKey(offset), true, stop, false).values());
     }
     return Flux.fromIterable(parts)
-        .concatMap(c -> c.bytes().map(b -> {
-          long from = Math.max(offset, c.start());
-          long to = Math.min(offset + length, c.start() + Math.min(c.length(), b.length));
-          return Unpooled.wrappedBuffer(b, (int) (from - c.start()),
-              (int) Math.max(0, to - from));
-        }))
+        .concatMap(c -> c.ready.then(Mono.defer(() -> {
+          long from = Math.max(offset, c.start);
+          synchronized (h) {
+            if (c.buf != null) {
+              int to = (int) Math.min(stop - c.start, c.buf.writerIndex());
+              int at = (int) (from - c.start);
+              return Mono.just(c.buf.retainedSlice(at, Math.max(0, to - at)));
+            }
+          }
+          // dropped before this read got to it (a random read in between): ask again
+          return bucket.get(path, from, Math.min(stop, c.end()) - from);
+        })))
         .collectList()
         .map(bufs -> bufs.size() == 1 ? bufs.get(0)
-            : Unpooled.wrappedBuffer(bufs.toArray(ByteBuf[]::new)));
+            : Unpooled.wrappedBuffer(bufs.toArray(ByteBuf[]::new)))
+        .doOnDiscard(ByteBuf.class, ByteBuf::release);
   }
 
-  /** A chunk whose GET starts now; a failed one is forgotten so that the next read retries. */
+  private static void dropChunks(Handle h) {
+    for (Chunk c : h.chunks.values()) {
+      c.drop();
+    }
+    h.chunks.clear();
+  }
+
+  /** A chunk whose GET starts now; a failed one is dropped so that the next read retries. */
   private Chunk fetch(Handle h, String path, long start, long length) {
-    Chunk[] self = new Chunk[1];
-    Mono<byte[]> bytes = bucket.get(path, start, length)
-        .doOnError(e -> {
+    Chunk c = new Chunk(start, length);
+    c.ready = bucket.get(path, start, length)
+        .doOnNext(buf -> {
           synchronized (h) {
-            if (h.current == self[0]) {
-              h.current = null;
-            }
-            if (h.next == self[0]) {
-              h.next = null;
+            if (c.dropped) {
+              buf.release();
+            } else {
+              c.buf = buf;
             }
           }
         })
-        .cache(b -> Duration.ofDays(365), e -> Duration.ZERO, () -> Duration.ZERO);
-    bytes.subscribe(b -> { }, e -> { }); // start now: this is the read-ahead
-    self[0] = new Chunk(start, length, bytes);
-    return self[0];
+        .doOnError(e -> {
+          synchronized (h) {
+            dropChunks(h); // and everything after it: the chunks must stay contiguous
+          }
+        })
+        .then()
+        .cache(v -> Duration.ofDays(365), e -> Duration.ZERO, () -> Duration.ofDays(365));
+    c.ready.subscribe(v -> { }, e -> { }); // start now: this is the read-ahead
+    return c;
   }
 
   @Override
@@ -842,6 +890,9 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
       Handle h = handles.remove(req.fh());
       if (h == null) {
         return Mono.empty();
+      }
+      synchronized (h) {
+        dropChunks(h);
       }
       n = h.node;
       n.openCount--;
@@ -892,7 +943,8 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
               }))
               .flatMap(stray -> bucket.delete(stray)) // the copy left under the old name
               .then()
-              .doFinally(s -> {
+              // before the waiters hear of the end: they look again, and must not find this one
+              .doOnTerminate(() -> {
                 synchronized (this) {
                   n.uploading = null;
                 }
@@ -901,7 +953,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
           return n.uploading;
         }
       }
-      return running.onErrorResume(e -> Mono.empty()).then(upload(n));
+      return running.onErrorResume(e -> Mono.empty()).then(Mono.defer(() -> upload(n)));
     });
   }
 

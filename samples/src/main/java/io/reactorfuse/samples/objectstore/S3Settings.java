@@ -25,8 +25,9 @@ public record S3Settings(
     Duration timeout, int retries, int maxConnections, long multipartThreshold,
     long partSize) {
   public S3Settings {
-    if (bucket == null || bucket.isEmpty()) {
-      throw new IllegalArgumentException("a bucket name is needed (--bucket)");
+    if (bucket == null || bucket.length() < 3 || bucket.length() > 63) {
+      throw new IllegalArgumentException("bucket names have 3 to 63 characters (S3's rule), got "
+          + (bucket == null ? "none" : "\"" + bucket + "\"") + "; pass --bucket NAME");
     }
     if ((accessKey == null) != (secretKey == null)) {
       throw new IllegalArgumentException("--access-key and --secret-key go together: give both, "

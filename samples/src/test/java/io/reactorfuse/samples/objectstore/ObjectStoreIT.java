@@ -107,7 +107,7 @@ class ObjectStoreIT {
   }
 
   private byte[] object(String key) {
-    return other.get(key, 0, Long.MAX_VALUE / 2).block(WAIT);
+    return other.getBytes(key).block(WAIT);
   }
 
   private List<String> names(Path dir) throws IOException {
@@ -157,6 +157,20 @@ class ObjectStoreIT {
     assertTrue(other.list("", null).flatMapIterable(Bucket.Page::objects).collectList()
         .block(WAIT).isEmpty(), "the bucket is empty again");
     assertThrows(NoSuchFileException.class, () -> Files.readString(m.resolve("empty")));
+  }
+
+  @Test
+  void manySmallFiles_writtenByTheShell_allArrive() throws Exception {
+    Path m = mount();
+    Files.createDirectories(m.resolve("many"));
+    // the shell's "> file" closes twice (after dup2, then at the end): two uploads per file
+    FuseTestSupport.Result r = FuseTestSupport.run(WAIT.multipliedBy(2), "sh", "-c",
+        "cd '" + m.resolve("many") + "' && for i in $(seq 300); do echo line $i > f$i; done");
+    assertEquals(0, r.exitCode(), r.output());
+    assertEquals(300, names(m.resolve("many")).size());
+    for (int i = 1; i <= 300; i += 37) {
+      assertEquals("line " + i + "\n", new String(object("many/f" + i)));
+    }
   }
 
   @Test
