@@ -317,9 +317,9 @@ public final class Samples implements Runnable {
             + "clients changed (default: 0, never).")
     double pollSeconds;
 
-    @Option(names = "--read-ahead", paramLabel = "MIB", defaultValue = "8",
-        description = "The largest chunk fetched ahead of a sequential reader "
-            + "(default: ${DEFAULT-VALUE}).")
+    @Option(names = "--read-ahead", paramLabel = "MIB", defaultValue = "32",
+        description = "How far ahead of a sequential reader to fetch, in chunks of up to 8 MiB "
+            + "fetched at once (default: ${DEFAULT-VALUE}).")
     int readAheadMiB;
 
     @Option(names = "--multipart-threshold", paramLabel = "MIB", defaultValue = "16",

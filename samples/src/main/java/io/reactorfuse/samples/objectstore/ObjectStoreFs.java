@@ -26,6 +26,7 @@ import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
@@ -34,6 +35,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.util.function.Tuples;
 
 /**
  * An S3 bucket as a filesystem: keys with {@code /} are paths, every request a Mono of the AWS
@@ -43,7 +45,8 @@ import reactor.core.publisher.Mono;
  * A key {@code a/b/c.txt} is the file {@code c.txt} in the directory {@code a/b}. A directory
  * exists when some key starts with its path and {@code /} (a common prefix of a delimited
  * listing) or when its zero-byte marker {@code a/b/} does; {@code mkdir} writes the marker. A
- * name that is both a key and a prefix is shown as the directory. Keys that are no valid name
+ * name that is both a key and a prefix is shown as the file (the keys under it cannot be reached
+ * through the mount, as with s3fs). Keys that are no valid name
  * (empty components, {@code .}, {@code ..}, longer than 255 bytes) are not shown.
  *
  * <h2>Trade-offs</h2>
@@ -61,10 +64,12 @@ import reactor.core.publisher.Mono;
  *   <li>Rename is copy then delete (S3 has no rename): a directory is renamed key by key, so
  *       another client may see it half-moved, and a failure in the middle leaves some keys at
  *       each name (run the rename again to finish it). Objects over 5 GiB cannot be copied.</li>
- *   <li>Reads are ranged GETs. A handle read sequentially fetches ahead in chunks that double
- *       from 1 MiB up to the read-ahead limit, the next chunk while the current one is read; a
- *       random read fetches just what was asked.</li>
- *   <li>Lookups ask HEAD for the file and a one-key listing for the directory, both at once;
+ *   <li>Reads are ranged GETs. A handle read sequentially has the bytes ahead of it fetched
+ *       in chunks that double from 1 MiB to 8 MiB, several GETs at once, as far as the
+ *       read-ahead limit; a random read fetches just what was asked. Chunks are pooled direct
+ *       buffers, handed to the kernel without a copy.</li>
+ *   <li>Lookups ask HEAD for the key and for the directory marker, both at once, and list
+ *       one key only for a name that is neither (a directory without marker, or nothing);
  *       READDIRPLUS gives the kernel every entry's attributes from the listing itself, so
  *       {@code ls -l} of a directory costs one LIST per 1,000 keys. A {@link LookupCache} in
  *       front ({@link #ops()}) answers repeated lookups and getattrs.</li>
@@ -405,12 +410,16 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
       synchronized (this) {
         path = child(dir(req.parent()), req.name());
       }
-      // A name can be a key, a prefix, or both: ask both questions at once.
-      return Mono.zip(bucket.head(path).map(List::of).defaultIfEmpty(List.of()),
-              bucket.anyUnder(path + "/"))
+      // The key and the directory marker at once (two HEADs cost the server little); only a
+      // name that is neither needs a listing, to find a directory that has no marker.
+      return Mono.zip(bucket.head(path).map(Optional::of).defaultIfEmpty(Optional.empty()),
+              bucket.head(path + "/").hasElement())
+          .flatMap(found -> found.getT1().isPresent() || found.getT2()
+              ? Mono.just(found)
+              : bucket.anyUnder(path + "/").map(dir -> Tuples.of(found.getT1(), dir)))
           .flatMap(found -> locked(() -> {
-            boolean isDir = found.getT2();
-            Bucket.Info file = found.getT1().isEmpty() ? null : found.getT1().get(0);
+            Bucket.Info file = found.getT1().orElse(null);
+            boolean isDir = file == null && found.getT2();
             if (!isDir && file == null) {
               Node parent = nodes.get(req.parent());
               if (parent != null) {
@@ -418,7 +427,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
               }
               return EntryReply.negative(options.cacheTimeout());
             }
-            return entry(known(path, isDir, isDir ? null : file));
+            return entry(known(path, isDir, file));
           }));
     }));
   }
@@ -1068,7 +1077,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
     for (Bucket.Info o : page.objects()) {
       String name = o.key().substring(dh.prefix.length());
       if (validName(name)) {
-        sorted.putIfAbsent(name, new Listed(name, false, o)); // a prefix wins over a key
+        sorted.put(name, new Listed(name, false, o)); // a key wins over a prefix, as in lookup
       }
     }
     List<Listed> pending = new ArrayList<>();
