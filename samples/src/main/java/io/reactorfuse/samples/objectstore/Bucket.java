@@ -19,7 +19,6 @@ import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.core.FileRequestBodyConfiguration;
 import software.amazon.awssdk.core.async.AsyncRequestBody;
 import software.amazon.awssdk.core.async.AsyncResponseTransformer;
 import software.amazon.awssdk.core.client.config.SdkAdvancedAsyncClientOption;
@@ -185,7 +184,10 @@ final class Bucket implements AutoCloseable {
         .flatMap(body -> Mono.using(
             () -> PooledByteBufAllocator.DEFAULT.directBuffer(
                 Math.toIntExact(body.response().contentLength())),
-            out -> Flux.from(body).doOnNext(out::writeBytes).then(Mono.fromCallable(out::retain)),
+            // the SDK's timeouts end with the response's headers: a body that stops coming
+            // (a server gone mid-answer) fails after the timeout without a byte
+            out -> Flux.from(body).timeout(settings.timeout()).doOnNext(out::writeBytes)
+                .then(Mono.fromCallable(out::retain)),
             ByteBuf::release))
         .onErrorMap(Bucket::errno);
   }
@@ -206,7 +208,7 @@ final class Bucket implements AutoCloseable {
         .flatMap(body -> Mono.using(
             () -> java.nio.channels.FileChannel.open(file, StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING),
-            channel -> Flux.from(body).doOnNext(chunk -> {
+            channel -> Flux.from(body).timeout(settings.timeout()).doOnNext(chunk -> {
               try {
                 while (chunk.hasRemaining()) {
                   channel.write(chunk);
@@ -225,41 +227,52 @@ final class Bucket implements AutoCloseable {
         .onErrorMap(Bucket::errno);
   }
 
-  /** The first {@code size} bytes of {@code file} become {@code key}: one PUT, or multipart. */
-  Mono<String> upload(String key, Path file, long size) {
-    if (size <= settings.multipartThreshold()) {
-      return call(() -> client.putObject(b -> b.bucket(settings.bucket()).key(key),
-          size == 0 ? AsyncRequestBody.empty() : fileRange(file, 0, size)))
-          .map(r -> r.eTag());
-    }
-    return call(() -> client.createMultipartUpload(b -> b.bucket(settings.bucket()).key(key)))
-        .flatMap(created -> {
-          String uploadId = created.uploadId();
-          long parts = (size + settings.partSize() - 1) / settings.partSize();
-          return Flux.range(1, (int) parts)
-              .flatMapSequential(n -> {
-                long offset = (n - 1) * settings.partSize();
-                long length = Math.min(settings.partSize(), size - offset);
-                return call(() -> client.uploadPart(b -> b.bucket(settings.bucket()).key(key)
-                    .uploadId(uploadId).partNumber(n).contentLength(length),
-                    fileRange(file, offset, length)))
-                    .map(r -> CompletedPart.builder().partNumber(n).eTag(r.eTag()).build());
-              }, 4)
-              .collectList()
-              .flatMap(done -> call(() -> client.completeMultipartUpload(b -> b
-                  .bucket(settings.bucket()).key(key).uploadId(uploadId)
-                  .multipartUpload(m -> m.parts(done)))))
-              .map(r -> r.eTag())
-              .onErrorResume(e -> call(() -> client.abortMultipartUpload(b -> b
-                  .bucket(settings.bucket()).key(key).uploadId(uploadId)))
-                  .onErrorResume(ignored -> Mono.empty())
-                  .then(Mono.error(e)));
-        });
+  /**
+   * {@code body} becomes {@code key}, in one PUT; the body is released at the end. Bodies are
+   * copies in memory, not file readers: the SDK's file bodies fail when the file grows while
+   * they are sent, and read on a thread pool of their own.
+   */
+  Mono<String> put(String key, ByteBuf body) {
+    return Mono.using(() -> body,
+        b -> call(() -> client.putObject(r -> r.bucket(settings.bucket()).key(key),
+            AsyncRequestBody.fromByteBufferUnsafe(b.nioBuffer()))).map(r -> r.eTag()),
+        ByteBuf::release);
   }
 
-  private static AsyncRequestBody fileRange(Path file, long offset, long length) {
-    return AsyncRequestBody.fromFile(FileRequestBodyConfiguration.builder()
-        .path(file).position(offset).numBytesToRead(length).build());
+  long multipartThreshold() {
+    return settings.multipartThreshold();
+  }
+
+  long partSize() {
+    return settings.partSize();
+  }
+
+  /** Starts a multipart upload of {@code key}: its upload id. */
+  Mono<String> startMultipart(String key) {
+    return call(() -> client.createMultipartUpload(b -> b.bucket(settings.bucket()).key(key)))
+        .map(r -> r.uploadId());
+  }
+
+  /** Part {@code number} (from 1) of an upload; the body is released at the end. */
+  Mono<CompletedPart> uploadPart(String key, String uploadId, int number, ByteBuf body) {
+    return Mono.using(() -> body,
+        b -> call(() -> client.uploadPart(r -> r.bucket(settings.bucket()).key(key)
+                .uploadId(uploadId).partNumber(number).contentLength((long) b.readableBytes()),
+            AsyncRequestBody.fromByteBufferUnsafe(b.nioBuffer())))
+            .map(r -> CompletedPart.builder().partNumber(number).eTag(r.eTag()).build()),
+        ByteBuf::release);
+  }
+
+  /** Puts the parts together into the object: its etag. */
+  Mono<String> completeMultipart(String key, String uploadId, List<CompletedPart> parts) {
+    return call(() -> client.completeMultipartUpload(b -> b.bucket(settings.bucket()).key(key)
+        .uploadId(uploadId).multipartUpload(m -> m.parts(parts)))).map(r -> r.eTag());
+  }
+
+  /** Drops an upload and its parts; failures are ignored (the server expires them anyway). */
+  Mono<Void> abortMultipart(String key, String uploadId) {
+    return call(() -> client.abortMultipartUpload(b -> b.bucket(settings.bucket()).key(key)
+        .uploadId(uploadId))).then().onErrorResume(e -> Mono.empty());
   }
 
   /** Server-side copy (objects up to 5 GiB: S3's limit for one CopyObject). */

@@ -128,6 +128,8 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
     /** The local copy while the file is written (or was, and its upload failed). */
     Spool spool;
     Mono<Void> uploading;
+    /** A multipart upload of the spool started while it is written (large files only). */
+    Multipart multipart;
     /** Removed (unlink, rmdir, rename over it): nothing of it may be uploaded any more. */
     boolean removed;
     /** The etag whose pages the kernel may keep (FOPEN_KEEP_CACHE) at the next open. */
@@ -526,11 +528,20 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
     }).flatMap(path -> bucket.delete(path).then(removed(path)));
   }
 
+  /** Drops the node's multipart upload, if it has one (call with the lock held). */
+  private static void abortMultipart(Node n) {
+    if (n.multipart != null) {
+      n.multipart.abort().subscribe();
+      n.multipart = null;
+    }
+  }
+
   /** The name {@code path} is gone: its node may not be uploaded again, nor found by name. */
   private Mono<Void> removed(String path) {
     return locked(() -> {
       Node n = byPath.get(path);
       if (n != null) {
+        abortMultipart(n);
         n.removed = true;
         unmap(n);
         dropIfUnused(n);
@@ -720,7 +731,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
         return Mono.empty();
       }
       if (empty || n.size == 0) {
-        n.spool = Spool.create(options.spoolDir());
+        n.spool = Spool.create(options.spoolDir(), bucket.partSize());
         if (n.size == 0 && n.etag != null) {
           n.spool.uploaded(n.spool.version()); // S3 has this (empty) content already
         }
@@ -735,7 +746,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
           if (n.spool != null) { // another open won the race
             Files.deleteIfExists(file);
           } else {
-            n.spool = Spool.adopt(file);
+            n.spool = Spool.adopt(file, bucket.partSize());
           }
           return null;
         }));
@@ -861,8 +872,17 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
       if (h == null || h.node.spool == null) {
         throw Errno.EBADF.exception();
       }
-      h.node.modified = Instant.now();
-      return h.node.spool.write(req.data(), req.offset());
+      Node n = h.node;
+      n.modified = Instant.now();
+      int written = n.spool.write(req.data(), req.offset());
+      if (n.spool.size() > bucket.multipartThreshold() && !n.removed) {
+        if (n.multipart == null || !n.multipart.key.equals(n.path)) {
+          abortMultipart(n);
+          n.multipart = new Multipart(bucket, n.path);
+        }
+        n.multipart.wroteInto((int) (req.offset() / bucket.partSize()), n.spool);
+      }
+      return written;
     });
   }
 
@@ -910,6 +930,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
     return upload(n)
         .onErrorResume(e -> locked(() -> {
           if (n.openCount == 0 && n.spool != null) {
+            abortMultipart(n);
             Path kept = n.spool.keep();
             LOG.error("could not upload {} to bucket {}: its bytes are kept in {}; copy them "
                 + "back once the S3 server answers", n.path, bucket.name(), kept);
@@ -936,7 +957,20 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
           long size = n.spool.size();
           String path = n.path;
           Spool spool = n.spool;
-          n.uploading = bucket.upload(path, spool.file(), size)
+          Mono<String> send;
+          if (size > bucket.multipartThreshold()) {
+            if (n.multipart == null || !n.multipart.key.equals(path)) {
+              abortMultipart(n);
+              n.multipart = new Multipart(bucket, path);
+            }
+            send = n.multipart.finish(spool, size);
+          } else {
+            abortMultipart(n);
+            send = Mono.fromCallable(() -> spool.copy(0, (int) size))
+                .flatMap(body -> bucket.put(path, body));
+          }
+          n.multipart = null; // finished or aborted either way; later writes start another
+          n.uploading = send
               .flatMap(etag -> locked(() -> {
                 if (!path.equals(n.path)) {
                   return path; // renamed meanwhile: still to be sent, under the new name
@@ -1146,7 +1180,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
         n = known(path, false, null);
       }
       if (n.spool == null) {
-        n.spool = Spool.create(options.spoolDir()); // dirty: even an empty file is uploaded
+        n.spool = Spool.create(options.spoolDir(), bucket.partSize()); // dirty: even an empty file is uploaded
       } else if (n.spool.size() > 0) {
         n.spool.truncate(0);
       }

@@ -22,21 +22,26 @@ import java.nio.file.StandardOpenOption;
 final class Spool implements AutoCloseable {
   private final Path file;
   private final FileChannel channel;
+  /** The size of a multipart upload's parts: changes are tracked per part. */
+  private final long partSize;
+  /** The version of each part's last change (parts never changed: 0). */
+  private final java.util.Map<Integer, Long> partVersions = new java.util.HashMap<>();
   private long size;
   /** Bumped by every change, so that an upload knows whether it sent the latest bytes. */
   private long version;
   private long uploadedVersion = -1;
 
-  private Spool(Path file) throws IOException {
+  private Spool(Path file, long partSize) throws IOException {
     this.file = file;
+    this.partSize = partSize;
     this.channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
   }
 
   /** A new empty spool file in {@code dir}; it is dirty (an empty object is still a new one). */
-  static Spool create(Path dir) {
+  static Spool create(Path dir, long partSize) {
     try {
       Files.createDirectories(dir);
-      return new Spool(Files.createTempFile(dir, "spool-", ".data"));
+      return new Spool(Files.createTempFile(dir, "spool-", ".data"), partSize);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create a spool file in " + dir
           + " (set --spool-dir to a writable directory)", e);
@@ -44,9 +49,9 @@ final class Spool implements AutoCloseable {
   }
 
   /** Takes over {@code file} (downloaded content), clean. */
-  static Spool adopt(Path file) {
+  static Spool adopt(Path file, long partSize) {
     try {
-      Spool s = new Spool(file);
+      Spool s = new Spool(file, partSize);
       s.size = s.channel.size();
       s.uploadedVersion = s.version;
       return s;
@@ -89,7 +94,7 @@ final class Spool implements AutoCloseable {
       throw Errno.from(e).exception();
     }
     size = Math.max(size, offset + n);
-    version++;
+    changed(offset, offset + n);
     return n;
   }
 
@@ -114,6 +119,34 @@ final class Spool implements AutoCloseable {
     }
   }
 
+  /**
+   * A copy of [offset, offset + length), in a pooled direct buffer the caller releases: the
+   * body of an upload, taken at once so that later writes cannot change it under the upload.
+   * Thread-safe (positional reads).
+   */
+  ByteBuf copy(long offset, int length) {
+    ByteBuf out = io.netty.buffer.PooledByteBufAllocator.DEFAULT.directBuffer(length);
+    try {
+      ByteBuffer b = out.nioBuffer(0, length);
+      long pos = offset;
+      while (b.hasRemaining()) {
+        int r = channel.read(b, pos);
+        if (r < 0) {
+          throw Errno.EIO.exception(); // the spool shrank: the upload is stale, try again
+        }
+        pos += r;
+      }
+      out.writerIndex(length);
+      return out;
+    } catch (IOException e) {
+      out.release();
+      throw Errno.from(e).exception();
+    } catch (RuntimeException e) {
+      out.release();
+      throw e;
+    }
+  }
+
   void truncate(long newSize) {
     try {
       if (newSize < size) {
@@ -124,8 +157,21 @@ final class Spool implements AutoCloseable {
     } catch (IOException e) {
       throw Errno.from(e).exception();
     }
+    changed(Math.min(size, newSize), Math.max(size, newSize));
     size = newSize;
+  }
+
+  /** A new version, in which the bytes [from, to) changed. */
+  private void changed(long from, long to) {
     version++;
+    for (long p = from / partSize; p <= Math.max(from, to - 1) / partSize; p++) {
+      partVersions.put((int) p, version);
+    }
+  }
+
+  /** The version in which part {@code index} (from 0) last changed. */
+  long partVersion(int index) {
+    return partVersions.getOrDefault(index, 0L);
   }
 
   /** Closes and deletes the file. */
