@@ -90,9 +90,20 @@ class PassthroughCliIT {
   /** The worker JVMs the supervisor (running in this JVM) started. */
   private static java.util.List<ProcessHandle> workers() {
     return ProcessHandle.current().children()
-        .filter(p -> p.isAlive() && p.info().arguments().map(java.util.List::of)
-            .orElse(java.util.List.of()).contains("--recovery-worker"))
+        .filter(p -> p.isAlive() && commandLine(p).contains("\0--recovery-worker\0"))
         .collect(java.util.stream.Collectors.toList());
+  }
+
+  /**
+   * The process's arguments, NUL-separated, from /proc: ProcessHandle.Info gives none for a
+   * command line longer than a page (this test's class path is).
+   */
+  private static String commandLine(ProcessHandle p) {
+    try {
+      return Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline"));
+    } catch (java.io.IOException e) {
+      return ""; // exited meanwhile
+    }
   }
 
   @Test
