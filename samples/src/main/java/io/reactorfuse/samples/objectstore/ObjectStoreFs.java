@@ -107,6 +107,14 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
 
   private final Bucket bucket;
   private final Options options;
+  /**
+   * Bytes held in read chunks, fetched or on their way, over all handles; read-ahead stops at
+   * {@code chunkBudget} (16 times a handle's read-ahead), so that a thousand sequential readers
+   * cannot take a thousand times the read-ahead in direct memory. What a read asks for is
+   * fetched regardless.
+   */
+  private final AtomicLong chunkBytes = new AtomicLong();
+  private final long chunkBudget;
   private final LookupCache cache = LookupCache.builder().build();
   private final Instant mounted = Instant.now();
 
@@ -174,15 +182,19 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
   private static final class Chunk {
     final long start;
     final long length;
+    /** The filesystem's count of bytes in chunks: this one is in it until dropped. */
+    final AtomicLong held;
     /** Completes when the GET has: {@code buf} is set then, unless the chunk was dropped. */
     Mono<Void> ready;
     // guarded by the handle
     ByteBuf buf;
     boolean dropped;
 
-    Chunk(long start, long length) {
+    Chunk(long start, long length, AtomicLong held) {
       this.start = start;
       this.length = length;
+      this.held = held;
+      held.addAndGet(length);
     }
 
     long end() {
@@ -191,6 +203,9 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
 
     /** Call with the handle's lock held. */
     void drop() {
+      if (!dropped) {
+        held.addAndGet(-length);
+      }
       dropped = true;
       if (buf != null) {
         buf.release();
@@ -226,6 +241,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
   ObjectStoreFs(Bucket bucket, Options options) {
     this.bucket = bucket;
     this.options = options;
+    this.chunkBudget = 16 * options.readAhead();
     Node root = new Node(Request.ROOT_ID, true, "");
     root.modified = mounted;
     root.lookups = 1; // the kernel holds the root without looking it up
@@ -808,6 +824,9 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
       long target = Math.min(size, stop + h.ahead);
       while (h.fetchedTo < target) {
         long len = Math.min(h.chunkSize, size - h.fetchedTo);
+        if (h.fetchedTo >= stop && chunkBytes.get() + len > chunkBudget) {
+          break; // the budget is spent: this reader waits for what it asks, no more, for now
+        }
         h.chunks.put(h.fetchedTo, fetch(h, path, h.fetchedTo, len));
         h.fetchedTo += len;
         h.chunkSize = Math.min(MAX_CHUNK, h.chunkSize * 2);
@@ -843,7 +862,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
 
   /** A chunk whose GET starts now; a failed one is dropped so that the next read retries. */
   private Chunk fetch(Handle h, String path, long start, long length) {
-    Chunk c = new Chunk(start, length);
+    Chunk c = new Chunk(start, length, chunkBytes);
     c.ready = bucket.get(path, start, length)
         .doOnNext(buf -> {
           synchronized (h) {

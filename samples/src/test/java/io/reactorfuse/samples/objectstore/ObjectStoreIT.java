@@ -250,6 +250,34 @@ class ObjectStoreIT {
   }
 
   @Test
+  void sequentialReadersBeyondTheReadAheadBudget_allReadTheirBytes() throws Exception {
+    // read-ahead 1 MiB: a budget of 16 MiB of chunks for 8 readers of 24 MiB each
+    ObjectStoreFs fs = ObjectStoreFs.connect(settings(server.port(), Duration.ofSeconds(30), 3),
+        new ObjectStoreFs.Options(Duration.ofSeconds(1), spool, 1 << 20, 0, 0));
+    filesystems.add(fs);
+    Path m = fuse.mount(fs.ops(), ObjectStoreFs::tune).mountPoint();
+    List<byte[]> contents = new java.util.ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      contents.add(random(24 << 20, 100 + i));
+      other.put("seq-" + i, contents.get(i)).block(WAIT);
+    }
+    List<CompletableFuture<byte[]>> reads = new java.util.ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      Path f = m.resolve("seq-" + i);
+      reads.add(CompletableFuture.supplyAsync(() -> {
+        try {
+          return Files.readAllBytes(f);
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }));
+    }
+    for (int i = 0; i < 8; i++) {
+      assertArrayEquals(contents.get(i), reads.get(i).get(WAIT.toSeconds(), TimeUnit.SECONDS));
+    }
+  }
+
+  @Test
   void copyOfTree_inAndBackOut_isByteIdentical() throws Exception {
     FuseTestSupport.requireTools("cp", "diff");
     Path src = Files.createTempDirectory(spool, "tree-");
