@@ -67,7 +67,8 @@ import reactor.util.function.Tuples;
  *   <li>Reads are ranged GETs. A handle read sequentially has the bytes ahead of it fetched
  *       in chunks that double from 1 MiB to 8 MiB, several GETs at once, as far as the
  *       read-ahead limit; a random read fetches just what was asked. Chunks are pooled direct
- *       buffers, handed to the kernel without a copy.</li>
+ *       buffers, handed to the kernel without a copy; all handles together hold at most 16
+ *       times the read-ahead, beyond which only what is asked for is fetched.</li>
  *   <li>Lookups ask HEAD for the key and for the directory marker, both at once, and list
  *       one key only for a name that is neither (a directory without marker, or nothing);
  *       READDIRPLUS gives the kernel every entry's attributes from the listing itself, so
