@@ -67,8 +67,8 @@ final class Bucket implements AutoCloseable {
         .credentialsProvider(credentials)
         // No CRC32 trailers on uploads, no checksum work on downloads unless the operation
         // requires it: S3-compatible servers vary in what they accept, and on this machine the
-        // extra pass over every byte halved upload speed. Integrity stays with TCP/TLS and MD5
-        // etags.
+        // extra pass over every byte cost almost half the upload speed (68 against 120 MiB/s).
+        // Integrity stays with TLS, or over plain HTTP with SigV4, which signs the payload.
         .requestChecksumCalculation(
             software.amazon.awssdk.core.checksums.RequestChecksumCalculation.WHEN_REQUIRED)
         .responseChecksumValidation(
