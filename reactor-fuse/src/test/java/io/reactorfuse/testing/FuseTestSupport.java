@@ -114,6 +114,27 @@ public final class FuseTestSupport implements AutoCloseable {
     return Files.readAllLines(Path.of("/proc/mounts")).stream().anyMatch(l -> l.contains(target));
   }
 
+  /**
+   * Waits until {@code dir} is mounted by someone else (a command line, a child process),
+   * polling /proc/mounts, at most {@link #WAIT}. {@code ended} says why the mount will never
+   * come (the command exited, and how), or null while it may still: then the wait fails at once
+   * with that reason instead of running out the clock.
+   */
+  public static void awaitMount(Path dir, java.util.function.Supplier<String> ended)
+      throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!isMounted(dir)) {
+      String why = ended.get();
+      if (why != null) {
+        throw new AssertionError(dir + " will not be mounted: " + why);
+      }
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not mounted within " + WAIT);
+      }
+      TimeUnit.MILLISECONDS.sleep(20);
+    }
+  }
+
   private static String id(String flag) {
     try {
       return run(Duration.ofSeconds(10), "id", flag).output().trim();

@@ -46,12 +46,7 @@ class ObjectStoreCliIT {
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(
         () -> Samples.commandLine().execute("objectstore", "--data-dir",
             data.resolve("store").toString(), dir.toString()));
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (!FuseTestSupport.isMounted(dir)) {
-      assertTrue(System.nanoTime() < deadline, "not mounted within " + WAIT);
-      assertTrue(!exit.isDone(), () -> "exited early: " + exit.join());
-      TimeUnit.MILLISECONDS.sleep(20); // bounded poll of /proc/mounts
-    }
+    FuseTestSupport.awaitMount(dir, () -> exit.isDone() ? "exited with " + exit.join() : null);
     Files.createDirectories(dir.resolve("photos/2026"));
     Files.writeString(dir.resolve("photos/2026/list.txt"), "one\ntwo\n");
     assertEquals("one\ntwo\n", Files.readString(dir.resolve("photos/2026/list.txt")));

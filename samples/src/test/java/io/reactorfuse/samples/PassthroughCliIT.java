@@ -46,12 +46,7 @@ class PassthroughCliIT {
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(
         () -> Samples.commandLine().execute("passthrough", "--cache", "never",
             source.toString(), dir.toString()));
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (!FuseTestSupport.isMounted(dir)) {
-      assertTrue(System.nanoTime() < deadline, "not mounted within " + WAIT);
-      assertTrue(!exit.isDone(), () -> "exited early: " + exit.join());
-      TimeUnit.MILLISECONDS.sleep(20); // bounded poll of /proc/mounts
-    }
+    FuseTestSupport.awaitMount(dir, () -> exit.isDone() ? "exited with " + exit.join() : null);
     assertEquals("s", Files.readString(dir.resolve("from-source")));
     Files.writeString(dir.resolve("from-mount"), "m");
     assertEquals("m", Files.readString(source.resolve("from-mount")));
@@ -136,12 +131,7 @@ class PassthroughCliIT {
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(
         () -> Samples.commandLine().execute("passthrough", "--passthrough",
             source.toString(), dir.toString()));
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (!FuseTestSupport.isMounted(dir)) {
-      assertTrue(System.nanoTime() < deadline, "not mounted within " + WAIT);
-      assertTrue(!exit.isDone(), () -> "exited early: " + exit.join());
-      TimeUnit.MILLISECONDS.sleep(20); // bounded poll of /proc/mounts
-    }
+    FuseTestSupport.awaitMount(dir, () -> exit.isDone() ? "exited with " + exit.join() : null);
     assertEquals("s", Files.readString(dir.resolve("from-source")));
     Files.writeString(dir.resolve("from-mount"), "m");
     assertEquals("m", Files.readString(source.resolve("from-mount")));

@@ -55,7 +55,7 @@ class SamplesCliIT {
     FuseTestSupport.requireFuse();
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(
         () -> Samples.commandLine().execute(sample, dir.toString()));
-    waitForMount();
+    FuseTestSupport.awaitMount(dir, () -> exit.isDone() ? "exited with " + exit.join() : null);
     return exit;
   }
 
@@ -66,7 +66,7 @@ class SamplesCliIT {
     Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
         Samples.class.getName(), "memfs", dir.toString()).redirectErrorStream(true).start();
     try {
-      waitForMount();
+      FuseTestSupport.awaitMount(dir, () -> p.isAlive() ? null : "exited with " + p.exitValue());
       Files.writeString(dir.resolve("f"), "x");
       p.destroy(); // SIGTERM
       assertTrue(p.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS), "still running after SIGTERM");
@@ -94,16 +94,5 @@ class SamplesCliIT {
     cli.setErr(new PrintWriter(err));
     assertEquals(1, cli.execute("memfs", "-o", "bogus", dir.toString()));
     assertTrue(err.toString().contains("unknown mount option \"bogus\"; known:"), err.toString());
-  }
-
-  /** Polls /proc/mounts, bounded by {@link FuseTestSupport#WAIT}. */
-  private void waitForMount() throws Exception {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (!FuseTestSupport.isMounted(dir)) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not mounted within " + WAIT);
-      }
-      TimeUnit.MILLISECONDS.sleep(20);
-    }
   }
 }

@@ -139,12 +139,8 @@ class ObjectStoreThreadsIT {
         .redirectErrorStream(true)
         .redirectOutput(spool.resolve("daemon.log").toFile())
         .start();
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (!FuseTestSupport.isMounted(mountPoint)) {
-      assertTrue(daemon.isAlive(), () -> "daemon exited: " + log());
-      assertTrue(System.nanoTime() < deadline, "not mounted within " + WAIT);
-      TimeUnit.MILLISECONDS.sleep(20); // bounded poll of /proc/mounts
-    }
+    FuseTestSupport.awaitMount(mountPoint,
+        () -> daemon.isAlive() ? null : "the daemon exited: " + log());
     // Warm up: every kind of request a few times.
     for (int i = READERS; i < READERS + WARM_UP; i++) {
       assertArrayEquals(content(i), Files.readAllBytes(mountPoint.resolve("obj-" + i)));
