@@ -103,11 +103,7 @@ public final class Samples implements Runnable {
 
     @Override
     public Integer call() {
-      if (timeoutSeconds < 0) {
-        throw new IllegalArgumentException("--timeout must be >= 0 seconds, got "
-            + timeoutSeconds);
-      }
-      Duration timeout = Duration.ofNanos((long) (timeoutSeconds * 1e9));
+      Duration timeout = seconds("--timeout", timeoutSeconds);
       MemFs fs = new MemFs(timeout, currentUid(), currentGid());
       return serve(mount, fs, s -> s.fsName("memfs").subtype("memfs").defaultPermissions(true));
     }
@@ -382,12 +378,6 @@ public final class Samples implements Runnable {
       }
     }
 
-    private static Duration seconds(String option, double value) {
-      if (!(value >= 0) || value > 1e9) {
-        throw new IllegalArgumentException(option + " must be >= 0 seconds, got " + value);
-      }
-      return Duration.ofNanos((long) (value * 1e9));
-    }
   }
 
   @Command(name = "s3server", mixinStandardHelpOptions = true,
@@ -454,6 +444,14 @@ public final class Samples implements Runnable {
           Double.toString(interval), Long.toString(rounds)});
       return 0;
     }
+  }
+
+  /** A number of seconds given to {@code option}, checked. */
+  private static Duration seconds(String option, double value) {
+    if (!(value >= 0) || value > 1e9) {
+      throw new IllegalArgumentException(option + " must be >= 0 seconds, got " + value);
+    }
+    return Duration.ofNanos((long) (value * 1e9));
   }
 
   private static void deleteTree(java.nio.file.Path dir) {

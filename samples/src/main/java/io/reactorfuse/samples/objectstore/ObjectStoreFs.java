@@ -281,11 +281,6 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
     return server.maxBackground(1024).congestionThreshold(768).atomicOTrunc(true);
   }
 
-  /** The lookup cache in front of this filesystem (its counts). */
-  public LookupCache cache() {
-    return cache;
-  }
-
   @Override
   public void close() {
     bucket.close();
@@ -362,12 +357,17 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
       byPath.put(path, n);
     }
     if (info != null && n.spool == null) {
-      n.size = info.size();
-      n.modified = info.modified();
-      n.etag = info.etag();
-      n.fetchedAt = System.nanoTime();
+      fetched(n, info);
     }
     return n;
+  }
+
+  /** {@code n} is as S3 just described it (call under the lock). */
+  private static void fetched(Node n, Bucket.Info info) {
+    n.size = info.size();
+    n.modified = info.modified();
+    n.etag = info.etag();
+    n.fetchedAt = System.nanoTime();
   }
 
   private void unmap(Node n) {
@@ -419,16 +419,10 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
 
   @Override
   public Mono<EntryReply> lookup(FuseContext ctx, Request.Lookup req) {
-    return locked(() -> {
-      Node parent = dir(req.parent());
-      String path = child(parent, req.name());
+    return locked(() -> child(dir(req.parent()), req.name())).flatMap(path -> locked(() -> {
       Node local = byPath.get(path);
       return local != null && local.spool != null ? entry(local) : null; // newer than S3
     }).switchIfEmpty(Mono.defer(() -> {
-      String path;
-      synchronized (this) {
-        path = child(dir(req.parent()), req.name());
-      }
       // The key and the directory marker at once (two HEADs cost the server little); only a
       // name that is neither needs a listing, to find a directory that has no marker.
       return Mono.zip(bucket.head(path).map(Optional::of).defaultIfEmpty(Optional.empty()),
@@ -448,7 +442,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
             }
             return entry(known(path, isDir, file));
           }));
-    }));
+    })));
   }
 
   @Override
@@ -480,10 +474,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
           .flatMap(info -> locked(() -> {
             Node n = node(req.nodeId());
             if (n.spool == null && n.path.equals(path)) {
-              n.size = info.size();
-              n.modified = info.modified();
-              n.etag = info.etag();
-              n.fetchedAt = System.nanoTime();
+              fetched(n, info);
             }
             return new AttrReply(attr(n), options.cacheTimeout());
           }));
@@ -504,9 +495,24 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
           n.modified = Instant.now();
           return n;
         }))
-        // an open file is uploaded at its flush; a truncate(2) by path has no flush to wait for
-        .flatMap(n -> (n.openCount == 0 ? upload(n).then(release(n)) : Mono.<Void>empty())
+        // a truncate(2) by path has no flush to wait for
+        .flatMap(n -> uploadIfClosed(n)
             .then(locked(() -> new AttrReply(attr(n), options.cacheTimeout()))));
+  }
+
+  /**
+   * Uploads a node nobody has open and gives up its spool; an open one is uploaded at its
+   * flush.
+   */
+  private Mono<Void> uploadIfClosed(Node n) {
+    return Mono.defer(() -> {
+      synchronized (this) {
+        if (n.openCount > 0) {
+          return Mono.empty();
+        }
+      }
+      return upload(n).then(release(n));
+    });
   }
 
   /** Gives up the spool of a node nobody has open, once it is uploaded. */
@@ -647,8 +653,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
           byPath.put(to, moved);
           return moved.spool != null; // uploaded at its flush, or now if nobody has it open
         }))
-        .flatMap(spooled -> spooled && moved.openCount == 0
-            ? upload(moved).then(release(moved)) : Mono.<Void>empty())
+        .flatMap(spooled -> spooled ? uploadIfClosed(moved) : Mono.<Void>empty())
         .then(bucket.delete(from).onErrorResume(e -> Mono.empty()));
   }
 
@@ -1282,10 +1287,7 @@ public final class ObjectStoreFs implements FuseOps, AutoCloseable {
           unmap(n);
           notes.add(cache.invalidateEntry(dir.id, name));
         } else if (!n.dir && !info.etag().equals(n.etag)) {
-          n.size = info.size();
-          n.modified = info.modified();
-          n.etag = info.etag();
-          n.fetchedAt = System.nanoTime();
+          fetched(n, info);
           notes.add(cache.invalidateNode(n.id));
         }
       }

@@ -60,10 +60,6 @@ final class Spool implements AutoCloseable {
     }
   }
 
-  Path file() {
-    return file;
-  }
-
   long size() {
     return size;
   }
