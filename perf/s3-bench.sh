@@ -475,38 +475,19 @@ done
 
 # ---------------------------------------------------------------- workloads
 # Each w_* runs in the foreground (under guarded) and leaves "t0 t1" (EPOCHREALTIME) in $WORK/elapsed.
-w_seqwrite() { # mnt key
-  local t0 t1 rc=0
+timed() { # err out cmd...: cmd with its stdout to out and stderr to err, timed right around it
+  local err=$1 out=$2 t0 t1 rc=0
+  shift 2
   t0=$EPOCHREALTIME
-  dd if="$SRC" of="$1/$2" bs=1M 2>"$WORK/dd.err" || rc=$?
+  "$@" >"$out" 2>"$err" || rc=$?
   t1=$EPOCHREALTIME
   echo "$t0 $t1" >"$WORK/elapsed"
   return "$rc"
 }
-w_seqread() { # mnt
-  local t0 t1 rc=0
-  t0=$EPOCHREALTIME
-  dd if="$1/seqread.dat" of=/dev/null bs=1M 2>"$WORK/dd.err" || rc=$?
-  t1=$EPOCHREALTIME
-  echo "$t0 $t1" >"$WORK/elapsed"
-  return "$rc"
-}
-w_lsr() { # mnt
-  local t0 t1 rc=0
-  t0=$EPOCHREALTIME
-  ls -lR "$1/tree" >"$WORK/lsr.out" 2>"$WORK/lsr.err" || rc=$?
-  t1=$EPOCHREALTIME
-  echo "$t0 $t1" >"$WORK/elapsed"
-  return "$rc"
-}
-w_par64() { # (PAR_LIST)
-  local t0 t1 rc=0
-  t0=$EPOCHREALTIME
-  xargs -0 -P "$PAR" -n 1 cat <"$PAR_LIST" >/dev/null 2>"$WORK/par.err" || rc=$?
-  t1=$EPOCHREALTIME
-  echo "$t0 $t1" >"$WORK/elapsed"
-  return "$rc"
-}
+w_seqwrite() { timed "$WORK/dd.err" /dev/null dd if="$SRC" of="$1/$2" bs=1M; }   # mnt key
+w_seqread() { timed "$WORK/dd.err" /dev/null dd if="$1/seqread.dat" of=/dev/null bs=1M; }   # mnt
+w_lsr() { timed "$WORK/lsr.err" "$WORK/lsr.out" ls -lR "$1/tree"; }   # mnt
+w_par64() { timed "$WORK/par.err" /dev/null xargs -0 -a "$PAR_LIST" -P "$PAR" -n 1 cat; }   # (PAR_LIST)
 warm_client() { # workload mnt: the unmeasured warm-up pass of WARMUP=1, on warm/
   local rc=0
   case "$1" in
